@@ -1,0 +1,30 @@
+"""forecaster: recurrent-network forecasts of prices and sensor logs, judged against naive baselines.
+
+The public API (the CLI is a thin layer over it):
+
+    from forecaster import FitConfig, fit
+    result = fit(FitConfig(dataset="aapl", model="gru", max_epochs=10))
+    print(result.metrics["verdict"], result.report)
+
+Names are imported lazily, so `import forecaster` stays cheap until torch is needed.
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "FitConfig": "forecaster.config", "make_config": "forecaster.config",
+    "ForecasterError": "forecaster.errors",
+    "FitResult": "forecaster.run", "fit": "forecaster.run", "load_data": "forecaster.run",
+    "validate_frame": "forecaster.frame", "prepare": "forecaster.prepare",
+    "fetch_prices": "forecaster.sources", "list_datasets": "forecaster.sources",
+    "load_dataset": "forecaster.sources", "load_file": "forecaster.sources",
+}
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'forecaster' has no attribute {name!r}")

@@ -1,0 +1,3 @@
+from forecaster.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""`FitConfig`: every setting of a run, its default, its flag and its YAML key, in one place.
+
+A YAML file in `configs/` holds only the keys it changes; flags override the file; the
+resolved config is saved as `config.yaml` in the run folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from forecaster.errors import ConfigError
+
+
+def _f(default: Any, help: str, group: str, **kw: Any) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help, "group": group, **kw})
+    return field(default=default, metadata={"help": help, "group": group, **kw})
+
+
+@dataclass
+class FitConfig:
+    # data: at most one of ticker, dataset, csv; none means the default embedded stock.
+    ticker: str | None = _f(None, "Yahoo Finance symbol, e.g. AAPL (daily adjusted prices, cached)", "data")
+    dataset: str | None = _f(None, "embedded dataset: aapl, goog, ibm, msft, jfk-weather", "data")
+    csv: str | None = _f(None, "your own CSV or parquet log", "data")
+    time_col: str | None = _f(None, "time column of --csv (default: the first column)", "data")
+    target: list[str] | None = _f(None, "column(s) to forecast, comma-separated (default: Close, or the dataset's)", "data", list=True)
+    features: list[str] | None = _f(None, "extra input columns, comma-separated (default: the dataset's; none for --csv)", "data", list=True)
+    tz: str | None = _f(None, "time zone of naive timestamps in --csv, e.g. Europe/Berlin", "data")
+    interval: str = _f("1d", "bar size for --ticker: 1d, 1wk, 1h, ...", "data")
+    offline: bool = _f(False, "never touch the network; use cached prices", "data")
+    kind: str | None = _f(None, "price or sensor (default: price for tickers and stocks, sensor for --csv)", "data")
+    max_gap: int = _f(6, "sensor logs: forward-fill gaps up to this many steps; longer gaps split the series", "data")
+    # windows
+    lookback: int = _f(64, "input window length L, in rows", "windows")
+    horizon: int = _f(5, "forecast length H, in rows", "windows")
+    val_size: float = _f(0.15, "validation fraction (chronological, after train)", "windows")
+    test_size: float = _f(0.15, "test fraction (the most recent rows)", "windows")
+    transform: str = _f("auto", "auto, log_return, delta or level (auto: log_return for prices, delta for sensors)", "windows")
+    calendar: bool = _f(True, "add cyclical calendar inputs (hour, weekday, day of year)", "windows")
+    stride: int = _f(1, "rows between consecutive window starts", "windows")
+    batch_size: int = _f(64, "windows per batch", "windows")
+    # model
+    model: str = _f("lstm", "network: rnn, lstm or gru", "model")
+    hidden_size: int = _f(64, "hidden units per layer", "model")
+    num_layers: int = _f(2, "stacked recurrent layers", "model")
+    dropout: float = _f(0.0, "dropout between stacked layers", "model")
+    # training
+    learning_rate: float = _f(1e-3, "Adam learning rate", "training")
+    weight_decay: float = _f(0.0, "Adam weight decay", "training")
+    max_epochs: int = _f(30, "epochs at most (early stopping may end sooner)", "training")
+    patience: int = _f(5, "early stopping: epochs without a better validation loss", "training")
+    gradient_clip_val: float = _f(1.0, "clip the gradient norm to this (0 disables)", "training")
+    seed: int = _f(0, "random seed; the same seed repeats a CPU run exactly", "training")
+    accelerator: str = _f("auto", "Lightning accelerator: auto, cpu, gpu", "training")
+    devices: str = _f("auto", "Lightning devices: auto, 1, 2, ...", "training")
+    precision: str = _f("32-true", "Lightning precision: 32-true, bf16-mixed, 16-mixed", "training")
+    # output
+    out: str | None = _f(None, "run folder (default: runs/<data>-<model>-<time>)", "output")
+    overwrite: bool = _f(False, "replace the files of an existing run folder", "output")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+FIELDS = {f.name: f for f in fields(FitConfig)}
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a config file: a mapping of FitConfig keys (YAML or JSON). Only safe YAML."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}; check the --config path (see configs/)")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        where = getattr(err, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML{at}; fix its syntax") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"config file {path} must be a mapping of keys to values, e.g. 'model: gru'")
+    return values
+
+
+def make_config(*layers: dict[str, Any], source: str = "config") -> FitConfig:
+    """Defaults, then each layer in order (a YAML file, then the flags). Values are checked."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            name = str(key).replace("-", "_")
+            if name not in FIELDS:
+                close = difflib.get_close_matches(name, FIELDS, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"unknown key {key!r} in {source}{hint}; valid keys: "
+                                  f"{', '.join(FIELDS)}")
+            merged[name] = _coerce(name, value, source)
+    cfg = FitConfig(**merged)
+    check_config(cfg)
+    return cfg
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    f = FIELDS[name]
+    if value is None:
+        return None
+    if f.metadata.get("list"):
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{name} in {source} must be a list of column names, e.g. [temp, humid]")
+        return [i.strip() for i in items if i.strip()] or None
+    default = FitConfig.__dataclass_fields__[name].default
+    kind = type(default) if default is not None and default is not dataclasses.MISSING else str
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            raise ValueError
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} in {source} must be {kind.__name__}, got {value!r}") from None
+
+
+def check_config(cfg: FitConfig) -> None:
+    """Checks that need no data, so that a bad flag fails before anything is loaded or written."""
+    from forecaster.nets import NETWORKS
+    from forecaster.prepare import TRANSFORMS, check_sizes
+
+    given = [n for n in ("ticker", "dataset", "csv") if getattr(cfg, n)]
+    if len(given) > 1:
+        raise ConfigError(f"give one data source, not {' and '.join('--' + g for g in given)}")
+    if cfg.model not in NETWORKS:
+        raise ConfigError(f"unknown model {cfg.model!r}; choose one of {', '.join(NETWORKS)}")
+    if cfg.transform not in TRANSFORMS:
+        raise ConfigError(f"unknown transform {cfg.transform!r}; choose one of {', '.join(TRANSFORMS)}")
+    if cfg.kind not in (None, "price", "sensor"):
+        raise ConfigError(f"unknown kind {cfg.kind!r}; use price or sensor")
+    check_sizes(cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size, cfg.stride)
+    positive = {"batch_size": cfg.batch_size, "hidden_size": cfg.hidden_size,
+                "num_layers": cfg.num_layers, "max_epochs": cfg.max_epochs}
+    for name, v in positive.items():
+        if v < 1:
+            raise ConfigError(f"{name} must be >= 1, got {v}")
+    if not 0 <= cfg.dropout < 1:
+        raise ConfigError(f"dropout must be in [0, 1), got {cfg.dropout}")
+    if cfg.learning_rate <= 0:
+        raise ConfigError(f"learning_rate must be > 0, got {cfg.learning_rate}; e.g. 1e-3")
+    if cfg.patience < 0 or cfg.gradient_clip_val < 0 or cfg.weight_decay < 0 or cfg.max_gap < 0:
+        raise ConfigError("patience, gradient_clip_val, weight_decay and max_gap must be >= 0")
+
+
+def dump_yaml(cfg: FitConfig) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

@@ -1,0 +1,192 @@
+"""Frame validation: the one place that checks data. Nothing downstream checks again.
+
+`validate_frame` takes a raw frame from a source and returns a `ValidFrame` that guarantees:
+
+- `data` holds exactly the target columns then the feature columns, all float64, finite
+  (no NaN, no infinity), indexed by a strictly increasing, unique DatetimeIndex; a tz-aware
+  index is in UTC.
+- every target varies (a constant target cannot be forecast or scaled).
+- `segment` (one int per row) numbers the contiguous stretches of the series; a window must
+  never span two segments.
+- `filled` (rows x targets) marks target values that were filled rather than observed;
+  metrics skip them.
+
+The gap and NaN policy, by kind:
+
+- "price" (stocks): rows are trading sessions, so weekends and market holidays are not gaps.
+  A row with a NaN in a needed column is dropped. One segment.
+- "sensor" (logs): the sampling step `freq` is the median spacing; the log is binned onto that
+  regular grid (mean per bin), so missing timestamps become NaN. A run of up to `max_gap`
+  missing steps is forward-filled (causal: only past values, never the value after the gap);
+  a longer run is dropped and starts a new segment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecaster.errors import DataError
+
+
+@dataclass(frozen=True)
+class ValidFrame:
+    data: pd.DataFrame
+    targets: list[str]
+    features: list[str]
+    kind: str  # "price" or "sensor"
+    freq: pd.Timedelta | None  # sampling step of a sensor log; None for trading sessions
+    season: int  # seasonal period in rows (24 for hourly, 5 for business days...)
+    segment: np.ndarray  # (T,) int64
+    filled: np.ndarray  # (T, C) bool
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.targets, *self.features]
+
+
+def validate_frame(raw: pd.DataFrame, targets: list[str], features: list[str] | None = None,
+                   kind: str = "sensor", max_gap: int = 6, name: str = "data") -> ValidFrame:
+    """Check and clean a raw frame; raise DataError with the fix for anything unusable."""
+    features = [f for f in (features or []) if f not in targets]
+    if not targets:
+        raise DataError(f"{name}: no target column given; name one with --target")
+    if kind not in ("price", "sensor"):
+        raise DataError(f"{name}: unknown kind {kind!r}; use 'price' or 'sensor'")
+    if max_gap < 0:
+        raise DataError(f"max_gap must be >= 0, got {max_gap}; use --max-gap 0 to never fill")
+    wanted = [*targets, *features]
+    missing = [c for c in wanted if c not in raw.columns]
+    if missing:
+        raise DataError(f"{name} has no column {missing[0]!r}; its columns are "
+                        f"{', '.join(map(str, raw.columns))} (use --target / --features)")
+    if len(raw) == 0:
+        raise DataError(f"{name} has no rows; give a non-empty series")
+    index = _check_index(raw.index, name)
+    data = pd.DataFrame({c: _numeric(raw[c], c, name) for c in wanted}, index=index)
+
+    notes: list[str] = []
+    if kind == "price":
+        freq, season = None, _trading_season(index)
+        data, segment, filled = _drop_nan_rows(data, notes, name)
+    else:
+        freq = pd.Timedelta(np.median(np.diff(index.asi8))) if len(index) > 1 else pd.Timedelta(0)
+        if freq <= pd.Timedelta(0):
+            raise DataError(f"{name} needs at least 2 distinct timestamps to infer its sampling step")
+        season = _season_for(freq)
+        data, segment, filled = _fill_gaps(data, freq, max_gap, targets, notes, name)
+    for c in targets:
+        if data[c].nunique() < 2:
+            raise DataError(f"{name}: target {c!r} is constant; choose a target that varies")
+    return ValidFrame(data=data, targets=list(targets), features=features, kind=kind, freq=freq,
+                      season=season, segment=segment, filled=filled, notes=notes)
+
+
+def _check_index(index: pd.Index, name: str) -> pd.DatetimeIndex:
+    if not isinstance(index, pd.DatetimeIndex):
+        raise DataError(f"{name} is not indexed by time; give a time column (--time-col)")
+    if index.hasnans:
+        raise DataError(f"{name} has empty timestamps; fill or drop those rows")
+    if index.has_duplicates:
+        dup = index[index.duplicated()][0]
+        n = int(index.duplicated().sum())
+        raise DataError(f"{name} has {n} duplicate timestamp(s), first {dup}; keep one row per "
+                        "timestamp (e.g. average duplicates) before fitting")
+    if not index.is_monotonic_increasing:
+        pos = int(np.argmax(np.diff(index.asi8) < 0)) + 1
+        raise DataError(f"{name} timestamps are not sorted (row {pos}: {index[pos]} comes after "
+                        f"{index[pos - 1]}); sort the file by its time column")
+    if index.tz is not None:
+        index = index.tz_convert("UTC")
+    return index.as_unit("ns")
+
+
+def _numeric(col: pd.Series, c: str, name: str) -> np.ndarray:
+    values = pd.to_numeric(col, errors="coerce")
+    bad = values.isna() & col.notna()
+    if bad.any():
+        raise DataError(f"{name}: column {c!r} is not numeric (value {col[bad].iloc[0]!r}); "
+                        "choose a numeric column or clean it")
+    out = values.to_numpy(dtype="float64")
+    if np.isinf(out).any():
+        raise DataError(f"{name}: column {c!r} has infinite values; replace them with numbers or blanks")
+    if np.isnan(out).all():
+        raise DataError(f"{name}: column {c!r} has no values (all missing); choose another column")
+    return out
+
+
+def _drop_nan_rows(data: pd.DataFrame, notes: list[str], name: str):
+    keep = data.notna().all(axis=1).to_numpy()
+    if not keep.all():
+        notes.append(f"dropped {int((~keep).sum())} rows with missing values")
+        data = data[keep]
+    segment = np.zeros(len(data), dtype=np.int64)
+    return data, segment, np.zeros((len(data), 0), dtype=bool)
+
+
+def _fill_gaps(data: pd.DataFrame, freq: pd.Timedelta, max_gap: int, targets: list[str],
+               notes: list[str], name: str):
+    grid = data.resample(freq, origin=data.index[0]).mean()  # (T_grid, F), NaN where no sample
+    missing = grid.isna().to_numpy()  # (T, F)
+    fill = np.zeros_like(missing)
+    for j in range(missing.shape[1]):
+        fill[:, j] = _short_runs(missing[:, j], max_gap)
+    filled_df = grid.ffill().where(~(missing & ~fill))  # fill only short runs, leave long ones NaN
+    keep = filled_df.notna().all(axis=1).to_numpy()
+    n_steps_missing = int(missing.any(axis=1).sum())
+    if n_steps_missing:
+        notes.append(f"{n_steps_missing} of {len(grid)} steps had missing values; "
+                     f"{int((~keep).sum())} were dropped (gaps longer than {max_gap} steps), "
+                     "the rest forward-filled")
+    # A new segment starts at every kept row that follows a dropped row.
+    starts = keep & ~np.r_[True, keep[:-1]]
+    segment = (np.cumsum(starts) - 1)[keep] if keep.any() else np.zeros(0, dtype=np.int64)
+    segment = np.maximum(segment, 0).astype(np.int64)
+    target_idx = [grid.columns.get_loc(c) for c in targets]
+    filled = (missing & fill)[keep][:, target_idx]
+    return filled_df[keep], segment, filled
+
+
+def _short_runs(missing: np.ndarray, max_gap: int) -> np.ndarray:
+    """True where a run of missing values has length <= max_gap and follows a value."""
+    out = np.zeros_like(missing)
+    n, i = len(missing), 0
+    while i < n:
+        if not missing[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and missing[j]:
+            j += 1
+        if i > 0 and j - i <= max_gap:
+            out[i:j] = True
+        i = j
+    return out
+
+
+def _season_for(freq: pd.Timedelta) -> int:
+    day = pd.Timedelta(days=1)
+    if freq < day and (day % freq) == pd.Timedelta(0):
+        return int(day / freq)  # hourly -> 24, 15 min -> 96
+    if freq == day:
+        return 7
+    if freq == pd.Timedelta(weeks=1):
+        return 52
+    return 1
+
+
+def _trading_season(index: pd.DatetimeIndex) -> int:
+    if len(index) < 3:
+        return 1
+    step = pd.Timedelta(np.median(np.diff(index.asi8)))
+    if step >= pd.Timedelta(days=25):
+        return 12  # monthly bars
+    if step >= pd.Timedelta(days=5):
+        return 52  # weekly bars
+    if step >= pd.Timedelta(days=1):
+        return 5  # trading days in a week
+    per_day = pd.Series(1, index=index).groupby(index.normalize()).size()
+    return max(int(per_day.median()), 1)  # intraday bars in a session

@@ -1,0 +1,228 @@
+"""Split, transform and scale a validated frame into the arrays the windows are cut from.
+
+Vocabulary (used everywhere): `lookback` L rows of inputs, `horizon` H rows ahead, `n_features`
+F input columns, C target columns. A window starting at row s has inputs rows [s, s+L) and
+targets rows [s+L, s+L+H); its *cutoff* is row s+L-1, the last row it may see.
+
+Honesty rules this module enforces:
+- Splits are chronological by row: train, then validation, then test (default 70/15/15).
+- A window belongs to the split its targets fall in, and all of its targets fall in that one
+  split; its inputs may reach back into earlier rows (known at the cutoff), never forward.
+  Training windows lie wholly in the training rows.
+- Scalers are fitted on the training rows only.
+- A window never spans two segments (see `forecaster.frame`).
+
+Transforms (`transform`), which decide what the network sees and predicts:
+- "log_return" (default for prices): every strictly positive column becomes its log return
+  (others their first difference); the network predicts the next H log returns of each target,
+  mapped back to prices by compounding from the last observed price. Scale-free: prices that
+  leave their training range (AAPL rose tenfold) stay in range for the network.
+- "delta" (default for sensors): inputs are standardized levels; the network predicts each
+  step's change from the last observed target value, added back at the output.
+- "level": standardized levels in, standardized levels out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecaster.errors import ConfigError, DataError
+from forecaster.frame import ValidFrame
+
+TRANSFORMS = ("auto", "log_return", "delta", "level")
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """Per-column affine scaling fitted on training rows: z = (x - mean) / std."""
+
+    mean: np.ndarray  # (K,)
+    std: np.ndarray  # (K,)
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> "Scaler":
+        mean = np.nanmean(values, axis=0)
+        std = np.nanstd(values, axis=0)
+        return cls(mean=mean, std=np.where(std > 1e-12, std, 1.0))
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return (values - self.mean) / self.std
+
+    def inverse(self, values: np.ndarray) -> np.ndarray:
+        return values * self.std + self.mean
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything downstream needs, as arrays aligned on the rows of `index`."""
+
+    index: pd.DatetimeIndex  # (T,) timestamps
+    levels: np.ndarray  # (T, C) targets in original units
+    inputs: np.ndarray  # (T, F) float32, model space
+    targets: np.ndarray  # (T, C) float32, model space
+    input_names: list[str]
+    target_names: list[str]
+    transform: str
+    input_scaler: Scaler
+    target_scaler: Scaler
+    lookback: int
+    horizon: int
+    bounds: dict[str, tuple[int, int]]  # split -> [first, end) rows its targets may occupy
+    starts: dict[str, np.ndarray]  # split -> (N,) window start rows
+    segment: np.ndarray  # (T,) segment id of each row (see forecaster.frame)
+    filled: np.ndarray  # (T, C) targets that were filled, not observed
+    season: int
+    freq: pd.Timedelta | None
+    kind: str
+
+    @property
+    def n_features(self) -> int:
+        return self.inputs.shape[1]
+
+    @property
+    def relative(self) -> bool:
+        """The network predicts the change from the target at the cutoff (delta transform)."""
+        return self.transform == "delta"
+
+    def cutoffs(self, split: str) -> np.ndarray:
+        """(N,) row of each window's last input, the cutoff."""
+        return self.starts[split] + self.lookback - 1
+
+    def to_levels(self, pred: np.ndarray, split: str) -> np.ndarray:
+        """Model-space predictions (N, H, C) for `split`'s windows -> original units (N, H, C)."""
+        anchor = self.levels[self.cutoffs(split)][:, None, :]  # (N, C) -> (N, 1, C)
+        if self.transform == "log_return":
+            returns = self.target_scaler.inverse(pred)
+            return anchor * np.exp(np.cumsum(returns, axis=1))
+        if self.transform == "delta":
+            return anchor + pred * self.target_scaler.std
+        return self.target_scaler.inverse(pred)
+
+    def target_rows(self, split: str) -> np.ndarray:
+        """(N, H) row of each of `split`'s window targets."""
+        return self.cutoffs(split)[:, None] + np.arange(1, self.horizon + 1)
+
+    def actuals(self, split: str) -> np.ndarray:
+        """(N, H, C) true target levels of `split`'s windows."""
+        return self.levels[self.target_rows(split)]
+
+
+def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.15,
+            test_size: float = 0.15, transform: str = "auto", calendar: bool = True,
+            stride: int = 1) -> Prepared:
+    """Split chronologically, transform, fit scalers on train, and find every valid window."""
+    check_sizes(lookback, horizon, val_size, test_size, stride)
+    if transform not in TRANSFORMS:
+        raise ConfigError(f"unknown transform {transform!r}; choose one of {', '.join(TRANSFORMS)}")
+    if transform == "auto":
+        transform = "log_return" if frame.kind == "price" else "delta"
+
+    data = frame.data
+    segment = frame.segment
+    blocked = np.zeros(len(segment), dtype=bool)  # rows no window may contain
+    levels = data[frame.targets].to_numpy(dtype="float64")  # (T, C)
+    values = data[frame.columns].to_numpy(dtype="float64")  # (T, C + F_raw)
+    if transform == "log_return":
+        nonpositive = [c for c in frame.targets if (data[c] <= 0).any()]
+        if nonpositive:
+            raise ConfigError(f"target {nonpositive[0]!r} has values <= 0, so it has no log returns; "
+                              "use --transform delta")
+        values = _returns(values)
+        # The first row of each segment has no return: no window may contain it.
+        blocked = np.r_[True, segment[1:] != segment[:-1]]
+        values[blocked] = 0.0
+
+    T, C = len(data), len(frame.targets)
+    train_end = int(round(T * (1 - val_size - test_size)))
+    val_end = int(round(T * (1 - test_size)))
+    bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, T)}
+    fit_rows = slice(0, train_end)
+    usable = ~blocked[fit_rows]
+    scaler_all = Scaler.fit(values[fit_rows][usable])
+    scaled = scaler_all.transform(values)
+    target_scaler = Scaler(scaler_all.mean[:C], scaler_all.std[:C])
+    input_scaler = Scaler(scaler_all.mean, scaler_all.std)
+
+    names = list(frame.columns)
+    inputs = scaled
+    if calendar:
+        cal, cal_names = calendar_features(data.index, frame.freq)
+        inputs = np.concatenate([scaled, cal], axis=1)
+        names += cal_names
+
+    window_segment = np.where(blocked, -1, segment)
+    starts = {split: window_starts(window_segment, lookback, horizon, *bounds[split], stride)
+              for split in SPLITS}
+    for split in SPLITS:
+        if len(starts[split]) == 0:
+            raise DataError(_too_short(split, T, lookback, horizon, bounds[split], val_size, test_size))
+    return Prepared(index=data.index, levels=levels, inputs=inputs.astype(np.float32),
+                    targets=scaled[:, :C].astype(np.float32), input_names=names,
+                    target_names=list(frame.targets), transform=transform,
+                    input_scaler=input_scaler, target_scaler=target_scaler,
+                    lookback=lookback, horizon=horizon, bounds=bounds, starts=starts,
+                    segment=segment, filled=frame.filled, season=frame.season,
+                    freq=frame.freq, kind=frame.kind)
+
+
+def check_sizes(lookback: int, horizon: int, val_size: float, test_size: float, stride: int = 1) -> None:
+    if not isinstance(lookback, int) or lookback < 1:
+        raise ConfigError(f"lookback must be an integer >= 1, got {lookback!r}; e.g. --lookback 64")
+    if not isinstance(horizon, int) or horizon < 1:
+        raise ConfigError(f"horizon must be an integer >= 1, got {horizon!r}; e.g. --horizon 5")
+    if not isinstance(stride, int) or stride < 1:
+        raise ConfigError(f"stride must be an integer >= 1, got {stride!r}")
+    for name, v in (("val_size", val_size), ("test_size", test_size)):
+        if not 0 < v < 1:
+            raise ConfigError(f"{name} must be a fraction between 0 and 1, got {v!r}; e.g. 0.15")
+    if val_size + test_size >= 0.9:
+        raise ConfigError(f"val_size + test_size = {val_size + test_size:.2f} leaves under 10% "
+                          "for training; keep their sum below 0.9")
+
+
+def window_starts(segment: np.ndarray, lookback: int, horizon: int, first: int, end: int,
+                  stride: int = 1) -> np.ndarray:
+    """Start rows s of windows whose targets [s+L, s+L+H) lie in [first, end), in one segment."""
+    span = lookback + horizon
+    s = np.arange(max(first - lookback, 0), end - span + 1, stride, dtype=np.int64)
+    if len(s) == 0:
+        return s
+    # Segments are contiguous runs and -1 rows stand alone, so equal ends mean one segment.
+    ok = (segment[s] == segment[s + span - 1]) & (segment[s] >= 0)
+    return s[ok]
+
+
+def calendar_features(index: pd.DatetimeIndex, freq: pd.Timedelta | None) -> tuple[np.ndarray, list[str]]:
+    """Cyclical time features known in advance: (T, K) in [-1, 1] and their names."""
+    cols: dict[str, np.ndarray] = {}
+    def cyc(name: str, value: np.ndarray, period: float) -> None:
+        cols[f"{name}_sin"] = np.sin(2 * np.pi * value / period)
+        cols[f"{name}_cos"] = np.cos(2 * np.pi * value / period)
+    if freq is not None and freq < pd.Timedelta(days=1):
+        cyc("hour", index.hour.to_numpy() + index.minute.to_numpy() / 60, 24)
+    cyc("weekday", index.dayofweek.to_numpy(), 7)
+    cyc("yearday", index.dayofyear.to_numpy() - 1, 365.25)
+    return np.stack(list(cols.values()), axis=1), list(cols)
+
+
+def _returns(values: np.ndarray) -> np.ndarray:
+    """(T, K) -> (T, K): log return of strictly positive columns, first difference of others."""
+    out = np.empty_like(values)
+    out[0] = 0.0
+    positive = (values > 0).all(axis=0)
+    out[1:, positive] = np.diff(np.log(values[:, positive]), axis=0)
+    out[1:, ~positive] = np.diff(values[:, ~positive], axis=0)
+    return out
+
+
+def _too_short(split: str, T: int, lookback: int, horizon: int, bound: tuple[int, int],
+               val_size: float, test_size: float) -> str:
+    smallest = min(val_size, test_size)
+    need = int(np.ceil((horizon + 1) / smallest)) + lookback
+    return (f"the series has {T} usable rows, too short for lookback {lookback} + horizon {horizon}: "
+            f"the {split} split (rows {bound[0]}..{bound[1]}) holds no complete window without gaps; "
+            f"use at least ~{need} rows, or a smaller --lookback/--horizon")

@@ -1,0 +1,177 @@
+"""The saved report: one self-contained HTML file (plotly.js embedded, works offline).
+
+No torch here: the report reads frames and the metrics dict. Each figure is also available
+as a plotly `Figure` (see `figures`) for notebooks.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from forecaster._io import atomic_write_text
+
+SPAN_COLORS = {"train": "rgba(99,110,250,0.07)", "val": "rgba(255,161,90,0.15)",
+               "test": "rgba(0,204,150,0.15)"}
+SPAN_NAMES = {"train": "train", "val": "validation", "test": "test (held out)"}
+COLORS = {"actual": "#222222", "model": "#d62728", "naive": "#1f77b4",
+          "seasonal_naive": "#9467bd", "drift": "#8c564b"}
+
+
+def esc(text: object) -> str:
+    """Escape a string that came from data before it reaches HTML or a plotly label."""
+    return html.escape(str(text), quote=True)
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white",
+                      height=420, margin=dict(l=70, r=20, t=60, b=50),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    return fig
+
+
+def series_figure(series: pd.DataFrame, spans: dict, unit: str) -> go.Figure:
+    """The whole series with the train, validation and test spans shaded."""
+    fig = go.Figure()
+    for col in series.columns:
+        fig.add_trace(go.Scattergl(x=series.index, y=series[col], name=esc(col), mode="lines",
+                                   line=dict(width=1)))
+    for split, (start, end) in spans.items():
+        fig.add_vrect(x0=start, x1=end, fillcolor=SPAN_COLORS[split], line_width=0,
+                      annotation_text=SPAN_NAMES[split], annotation_position="top left")
+    return _layout(fig, "Series and chronological split", "time", unit)
+
+
+def forecast_figure(forecasts: pd.DataFrame, model: str, target: str, horizon: int,
+                    unit: str) -> go.Figure:
+    """Held-out forecasts against the actual values, 1 step and H steps ahead."""
+    f = forecasts[forecasts["target"] == target]
+    fig = go.Figure()
+    first = f[f["step"] == 1].droplevel("cutoff")
+    fig.add_trace(go.Scattergl(x=first.index, y=first["actual"], name="actual", mode="lines",
+                               line=dict(color=COLORS["actual"], width=1.5)))
+    for step, dash in ((1, None), (horizon, "dot")):
+        s = f[f["step"] == step].droplevel("cutoff")
+        fig.add_trace(go.Scattergl(x=s.index, y=s[model], mode="lines",
+                                   name=f"{esc(model)}, {step} step{'s' if step > 1 else ''} ahead",
+                                   line=dict(color=COLORS["model"], width=1, dash=dash)))
+        if step == horizon and horizon > 1:
+            fig.add_trace(go.Scattergl(x=s.index, y=s["naive"], mode="lines", visible="legendonly",
+                                       name=f"naive, {step} steps ahead",
+                                       line=dict(color=COLORS["naive"], width=1, dash=dash)))
+    return _layout(fig, f"Held-out test forecasts of {esc(target)}", "time", unit)
+
+
+def fan_figure(forecasts: pd.DataFrame, history: pd.Series, model: str, target: str,
+               lookback: int, unit: str, n: int = 6) -> go.Figure:
+    """A few full-horizon forecasts from evenly spaced test cutoffs, with the recent history."""
+    f = forecasts[forecasts["target"] == target]
+    cutoffs = f.index.get_level_values("cutoff").unique()
+    picks = cutoffs[np.linspace(0, len(cutoffs) - 1, min(n, len(cutoffs))).astype(int)]
+    start = history.index.get_indexer([picks[0]])[0]
+    context = history.iloc[max(start - lookback, 0):]
+    end = f.index.get_level_values("timestamp").max()
+    context = context[context.index <= end]
+    fig = go.Figure(go.Scatter(x=context.index, y=context.values, name="actual", mode="lines",
+                               line=dict(color=COLORS["actual"], width=1.2)))
+    for i, c in enumerate(picks):
+        path = f.xs(c, level="cutoff")
+        anchor = history.loc[c]
+        for name, dash in ((model, None), ("naive", "dash")):
+            fig.add_trace(go.Scatter(
+                x=[c, *path.index], y=[anchor, *path[name]], mode="lines+markers",
+                name=esc(model) if name == model else "naive", legendgroup=name,
+                showlegend=i == 0, marker=dict(size=4),
+                line=dict(color=COLORS["model" if name == model else "naive"], dash=dash, width=1.5)))
+    return _layout(fig, f"Full-horizon forecasts from {len(picks)} test cutoffs", "time", unit)
+
+
+def step_figure(metrics: dict) -> go.Figure:
+    """MAE per horizon step: the model against each baseline."""
+    fig = go.Figure()
+    rows = [("model", metrics["model"])] + list(metrics["baselines"].items())
+    for key, m in rows:
+        steps = list(range(1, len(m["per_step"]["MAE"]) + 1))
+        fig.add_trace(go.Scatter(x=steps, y=m["per_step"]["MAE"], name=esc(m["name"]),
+                                 mode="lines+markers",
+                                 line=dict(color=COLORS.get(key, "#444"), dash=None if key == "model" else "dash")))
+    fig.update_xaxes(dtick=1)
+    return _layout(fig, "Test MAE by forecast step", "steps ahead", "MAE (original units)")
+
+
+def loss_figure(train_loss: list[float], val_loss: list[float], best_epoch: int) -> go.Figure:
+    epochs = list(range(1, len(train_loss) + 1))
+    fig = go.Figure([go.Scatter(x=epochs, y=train_loss, name="training loss", mode="lines+markers"),
+                     go.Scatter(x=epochs, y=val_loss, name="validation loss", mode="lines+markers")])
+    if best_epoch:
+        fig.add_vline(x=best_epoch, line_dash="dot", annotation_text="best (checkpoint kept)")
+    fig.update_yaxes(type="log")
+    return _layout(fig, "Training and validation loss (MSE, scaled units)", "epoch", "loss (log scale)")
+
+
+def metrics_table(metrics: dict) -> str:
+    """HTML table: model first, then baselines, each with its MAE relative to naive."""
+    naive = metrics["baselines"]["naive"]["MAE"]
+    rows = [metrics["model"], *metrics["baselines"].values()]
+    head = "".join(f"<th>{h}</th>" for h in ["forecaster", "MAE", "vs naive", "RMSE", "sMAPE %", "MASE"])
+    body = []
+    for i, m in enumerate(rows):
+        rel = 100 * (m["MAE"] / naive - 1)
+        cls = ' class="model"' if i == 0 else ""
+        body.append(f"<tr{cls}><td>{esc(m['name'])}</td><td>{m['MAE']:.4g}</td><td>{rel:+.1f}%</td>"
+                    f"<td>{m['RMSE']:.4g}</td><td>{m['sMAPE']:.3g}</td><td>{m['MASE']:.3f}</td></tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def figures(series: pd.DataFrame, spans: dict, forecasts: pd.DataFrame, metrics: dict,
+            history: dict, unit: str = "value") -> dict[str, go.Figure]:
+    """Every report figure by name, as plotly Figures."""
+    model = metrics["model"]["name"]
+    split = metrics["split"]
+    figs = {"series": series_figure(series, spans, unit)}
+    for target in split["targets"]:
+        figs[f"forecast:{target}"] = forecast_figure(forecasts, model, target, split["horizon"], unit)
+        figs[f"fans:{target}"] = fan_figure(forecasts, series[target], model, target,
+                                            split["lookback"], unit)
+    figs["per_step"] = step_figure(metrics)
+    figs["loss"] = loss_figure(history["train_loss"], history["val_loss"], history["best_epoch"])
+    return figs
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1200px;color:#222;padding:0 16px}
+h1{font-size:1.5em;margin-bottom:4px} .sub{color:#666;margin-top:0}
+.verdict{font-size:1.15em;padding:10px 14px;border-radius:6px;margin:16px 0}
+.win{background:#e8f6ee;border-left:5px solid #2ca02c} .loss{background:#fdecea;border-left:5px solid #d62728}
+table{border-collapse:collapse;margin:8px 0 20px} th,td{padding:6px 12px;border-bottom:1px solid #ddd;text-align:right}
+th:first-child,td:first-child{text-align:left} tr.model td{font-weight:600;background:#fafafa}
+.figure{margin:12px 0 28px} .notes{color:#555;font-size:.92em}
+"""
+
+
+def write_report(path: str | Path, title: str, subtitle: str, series: pd.DataFrame, spans: dict,
+                 forecasts: pd.DataFrame, metrics: dict, history: dict, unit: str = "value",
+                 notes: list[str] | None = None) -> Path:
+    """Write the self-contained report.html (atomically) and return its path."""
+    figs = figures(series, spans, forecasts, metrics, history, unit)
+    won = metrics["mae_ratio_to_naive"] < 1
+    parts = [f'<div class="figure" id="fig-{esc(name)}">'
+             + fig.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True})
+             + "</div>" for name, fig in figs.items()]
+    note_html = "".join(f"<li>{esc(n)}</li>" for n in (notes or []))
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>{CSS}</style><script type="text/javascript">{get_plotlyjs()}</script></head>
+<body><h1>{esc(title)}</h1><p class="sub">{esc(subtitle)}</p>
+<div class="verdict {'win' if won else 'loss'}">{esc(metrics['verdict'])}.</div>
+<h2>Test-split metrics (original units)</h2>{metrics_table(metrics)}
+<p class="notes">MASE divides MAE by the in-sample MAE of the one-step naive forecast on the
+training rows. Baselines use only data up to each cutoff.</p>
+{''.join(parts)}
+<ul class="notes">{note_html}</ul></body></html>"""
+    return atomic_write_text(path, page)

@@ -1,0 +1,156 @@
+"""`fit`: source -> frame validation -> split and scale -> windows -> model -> evaluation -> report.
+
+Everything a run produces lands in its run folder: config.yaml (resolved settings),
+model.json (network and scaling, for reloading), best.ckpt (the best epoch's checkpoint),
+metrics.json, forecasts.csv (every test forecast with its real timestamp) and report.html.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import pandas as pd
+
+from forecaster import __version__
+from forecaster._io import atomic_write, atomic_write_text
+from forecaster.config import FitConfig, dump_yaml
+from forecaster.errors import ConfigError
+from forecaster.evaluate import baseline_forecasts, evaluate, forecast_frame
+from forecaster.frame import ValidFrame, validate_frame
+from forecaster.module import ForecastModule
+from forecaster.nets import build_network, count_parameters
+from forecaster.prepare import Prepared, prepare
+from forecaster.report import write_report
+from forecaster.sources import fetch_prices, load_dataset, load_file
+from forecaster.sources.embedded import DEFAULT_DATASET, get_dataset
+from forecaster.train import TrainResult, predict, train
+from forecaster.windows import WindowDataModule
+
+PRICE_FEATURES = ["Open", "High", "Low", "Volume"]
+
+
+@dataclass
+class FitResult:
+    run_dir: Path
+    config: FitConfig
+    metrics: dict
+    forecasts: pd.DataFrame
+    prepared: Prepared
+    module: ForecastModule
+    training: TrainResult
+
+    @property
+    def report(self) -> Path:
+        return self.run_dir / "report.html"
+
+
+def data_label(cfg: FitConfig) -> str:
+    if cfg.ticker:
+        return cfg.ticker.upper()
+    if cfg.csv:
+        return Path(cfg.csv).stem
+    return (cfg.dataset or DEFAULT_DATASET).lower()
+
+
+def load_data(cfg: FitConfig) -> ValidFrame:
+    """The validated frame the config names: a ticker, a file or an embedded dataset."""
+    label = data_label(cfg)
+    if cfg.ticker:
+        raw = fetch_prices(cfg.ticker, interval=cfg.interval, offline=cfg.offline)
+        targets = cfg.target or ["Close"]
+        features = PRICE_FEATURES if cfg.features is None else cfg.features
+        kind = cfg.kind or "price"
+    elif cfg.csv:
+        if not cfg.target:
+            raise ConfigError(f"--csv needs --target: the column to forecast in {cfg.csv}")
+        features = cfg.features or []
+        raw = load_file(cfg.csv, time_col=cfg.time_col, columns=[*cfg.target, *features], tz=cfg.tz)
+        targets, kind = cfg.target, cfg.kind or "sensor"
+    else:
+        ds = get_dataset(cfg.dataset or DEFAULT_DATASET)
+        raw = load_dataset(ds.name)
+        targets = cfg.target or ds.target
+        features = ds.features if cfg.features is None else cfg.features
+        kind = cfg.kind or ds.kind
+    features = [f for f in features if f.lower() != "none"]
+    return validate_frame(raw, targets, features, kind=kind, max_gap=cfg.max_gap, name=label)
+
+
+def run_dir_for(cfg: FitConfig) -> Path:
+    """The run folder; refuses to reuse a non-empty one unless overwrite is set."""
+    if cfg.out:
+        path = Path(cfg.out)
+    else:
+        path = Path("runs") / f"{data_label(cfg).lower()}-{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {path} is a file; choose a folder path")
+    if path.is_dir() and any(path.iterdir()) and not cfg.overwrite:
+        raise ConfigError(f"run folder {path} already holds files; choose another --out, "
+                          "or pass --overwrite to replace them")
+    return path
+
+
+def fit(cfg: FitConfig, progress: bool = True) -> FitResult:
+    """Train the configured model and write its evaluation and report into the run folder."""
+    run_dir = run_dir_for(cfg)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    frame = load_data(cfg)
+    p = prepare(frame, cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size,
+                transform=cfg.transform, calendar=cfg.calendar, stride=cfg.stride)
+    data = WindowDataModule(p.inputs, p.targets, p.starts, p.lookback, p.horizon,
+                            relative=p.relative, batch_size=cfg.batch_size, seed=cfg.seed)
+    network = build_network(cfg.model, p.n_features, p.horizon, len(p.target_names),
+                            hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
+                            dropout=cfg.dropout)
+    module = ForecastModule(network, learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trained = train(module, data, run_dir, max_epochs=cfg.max_epochs, patience=cfg.patience,
+                    gradient_clip_val=cfg.gradient_clip_val, accelerator=cfg.accelerator,
+                    devices=cfg.devices, precision=cfg.precision, progress=progress)
+
+    pred = p.to_levels(predict(module, data, "test"), "test")
+    metrics = evaluate(p, pred, cfg.model, "test")
+    metrics["training"] = {"epochs": trained.epochs, "best_epoch": trained.best_epoch,
+                           "seconds": round(trained.seconds, 2),
+                           "parameters": count_parameters(network),
+                           "train_loss": trained.train_loss, "val_loss": trained.val_loss}
+    metrics["data"] = {"source": data_label(cfg), "kind": frame.kind, "rows": len(frame.data),
+                       "inputs": p.input_names, "notes": frame.notes}
+    forecasts = forecast_frame(p, {cfg.model: pred, **baseline_forecasts(p, "test")}, "test")
+
+    atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
+    atomic_write_text(run_dir / "model.json", json.dumps(model_card(cfg, p), indent=2))
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    atomic_write(run_dir / "forecasts.csv", lambda tmp: forecasts.to_csv(tmp))
+    spans = {k: (p.index[a], p.index[b - 1]) for k, (a, b) in p.bounds.items()}
+    unit = "price (adjusted)" if frame.kind == "price" else ", ".join(p.target_names)
+    write_report(run_dir / "report.html", title=f"{data_label(cfg)}: {cfg.model} forecast",
+                 subtitle=(f"lookback {p.lookback}, horizon {p.horizon}, transform {p.transform}, "
+                           f"{metrics['split']['windows']} test windows, trained "
+                           f"{trained.epochs} epochs (best {trained.best_epoch})"),
+                 series=frame.data[p.target_names], spans=spans, forecasts=forecasts,
+                 metrics=metrics, unit=unit, notes=frame.notes,
+                 history={"train_loss": trained.train_loss, "val_loss": trained.val_loss,
+                          "best_epoch": trained.best_epoch})
+    return FitResult(run_dir=run_dir, config=cfg, metrics=metrics, forecasts=forecasts,
+                     prepared=p, module=module, training=trained)
+
+
+def model_card(cfg: FitConfig, p: Prepared) -> dict:
+    """What it takes to rebuild the network and map new data into its space."""
+    return {"forecaster_version": __version__, "network": cfg.model,
+            "network_kwargs": {"n_features": p.n_features, "horizon": p.horizon,
+                               "n_targets": len(p.target_names), "hidden_size": cfg.hidden_size,
+                               "num_layers": cfg.num_layers, "dropout": cfg.dropout},
+            "lookback": p.lookback, "horizon": p.horizon, "transform": p.transform,
+            "calendar": cfg.calendar, "inputs": p.input_names, "targets": p.target_names,
+            "kind": p.kind, "season": p.season,
+            "freq": str(p.freq) if p.freq is not None else None,
+            "input_scaler": {"mean": p.input_scaler.mean.tolist(), "std": p.input_scaler.std.tolist()},
+            "target_scaler": {"mean": p.target_scaler.mean.tolist(), "std": p.target_scaler.std.tolist()}}
+
+

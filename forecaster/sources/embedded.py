@@ -1,0 +1,101 @@
+"""Real datasets shipped inside the package, usable offline.
+
+The stocks come out in exactly the shape `fetch_prices` returns: adjusted daily OHLCV
+(Open, High, Low, Close multiplied by Adj Close / Close, as yfinance's `auto_adjust=True`),
+float64, indexed by a tz-naive DatetimeIndex named "Date".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+
+import pandas as pd
+
+from forecaster.errors import DataError
+
+PRICE_COLUMNS = ["Open", "High", "Low", "Close", "Volume"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    file: str
+    kind: str  # "price" or "sensor"
+    description: str
+    target: list[str]
+    features: list[str] = field(default_factory=list)
+
+
+DATASETS: dict[str, Dataset] = {
+    d.name: d
+    for d in [
+        Dataset("aapl", "stock_AAPL.csv.gz", "price", "Apple daily prices 2000-03-01..2013-03-01 (Quandl WIKI)",
+                ["Close"], ["Open", "High", "Low", "Volume"]),
+        Dataset("goog", "stock_GOOG.csv.gz", "price", "Google daily prices 2004-08-19..2013-03-01 (Quandl WIKI)",
+                ["Close"], ["Open", "High", "Low", "Volume"]),
+        Dataset("ibm", "stock_IBM.csv.gz", "price", "IBM daily prices 2000-03-01..2013-03-01 (Quandl WIKI)",
+                ["Close"], ["Open", "High", "Low", "Volume"]),
+        Dataset("msft", "stock_MSFT.csv.gz", "price", "Microsoft daily prices 2000-03-01..2013-03-01 (Quandl WIKI)",
+                ["Close"], ["Open", "High", "Low", "Volume"]),
+        Dataset("jfk-weather", "sensor_jfk_weather_2013.csv.gz", "sensor",
+                "JFK airport weather station, hourly 2013, UTC (NOAA ISD)",
+                ["temp"], ["dewp", "humid", "wind_speed", "pressure"]),
+    ]
+}
+DEFAULT_DATASET = "aapl"
+
+
+def list_datasets() -> pd.DataFrame:
+    """One row per embedded dataset: name, kind, rows, columns, description."""
+    rows = []
+    for d in DATASETS.values():
+        frame = load_dataset(d.name)
+        rows.append({"name": d.name, "kind": d.kind, "rows": len(frame),
+                     "start": frame.index[0], "end": frame.index[-1],
+                     "target": ",".join(d.target), "columns": ",".join(frame.columns),
+                     "description": d.description})
+    return pd.DataFrame(rows).set_index("name")
+
+
+def get_dataset(name: str) -> Dataset:
+    try:
+        return DATASETS[name.lower()]
+    except KeyError:
+        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)} "
+                        "(see `forecaster datasets`)") from None
+
+
+def load_dataset(name: str) -> pd.DataFrame:
+    """Load an embedded dataset by name (`aapl`, `goog`, `ibm`, `msft`, `jfk-weather`)."""
+    d = get_dataset(name)
+    with resources.files("forecaster.sources").joinpath("data", d.file).open("rb") as fh:
+        raw = pd.read_csv(fh, compression="gzip")
+    if d.kind == "price":
+        return adjust_prices(raw.set_index(pd.to_datetime(raw.pop("Date"))))
+    index = pd.to_datetime(raw.pop("timestamp"), utc=True)
+    frame = raw.set_index(pd.DatetimeIndex(index, name="timestamp")).astype("float64")
+    return frame
+
+
+def adjust_prices(raw: pd.DataFrame) -> pd.DataFrame:
+    """Unadjusted OHLC + 'Adj Close' -> adjusted OHLCV, the shape every price source returns.
+
+    Same arithmetic as yfinance's `auto_adjust`: OHLC times Adj Close / Close, volume unchanged.
+    """
+    ratio = raw["Adj Close"] / raw["Close"]
+    out = pd.DataFrame({c: raw[c] * ratio for c in ["Open", "High", "Low"]}, index=raw.index)
+    out["Close"] = raw["Adj Close"]
+    out["Volume"] = raw["Volume"]
+    return to_price_frame(out)
+
+
+def to_price_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns in PRICE_COLUMNS order, float64, tz-naive DatetimeIndex named 'Date'."""
+    out = frame[PRICE_COLUMNS].astype("float64")
+    index = pd.DatetimeIndex(out.index)
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    out.index = index.as_unit("ns").rename("Date")
+    out.columns.name = None
+    return out

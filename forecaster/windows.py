@@ -1,0 +1,102 @@
+"""Windows as views over one series, and the LightningDataModule that serves them.
+
+Nothing here knows about pandas or timestamps: it gets (T, F) inputs, (T, C) targets and the
+start row of every window, from `forecaster.prepare`. No window is ever materialized: the
+dataset keeps the series and a vector of start rows, and each batch is gathered from the
+series with one indexing operation. `window_view` exposes all windows as a zero-copy
+`Tensor.unfold` view for inspection.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+
+
+def window_view(series: torch.Tensor, length: int) -> torch.Tensor:
+    """All windows of `length` rows as a view: (T, K) -> (T - length + 1, length, K)."""
+    return series.unfold(0, length, 1).transpose(1, 2)  # (T, K) -> (N, K, len) -> (N, len, K)
+
+
+class WindowDataset(Dataset):
+    """Window i has inputs rows [s, s+L) and targets rows [s+L, s+L+H), s = starts[i].
+
+    Indexed by a whole batch of window numbers at once (use with a BatchSampler and
+    `batch_size=None`), it returns x (B, L, F) and y (B, H, C). With `relative=True` the
+    targets are the change from the target at the cutoff (row s+L-1).
+    """
+
+    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, starts: torch.Tensor,
+                 lookback: int, horizon: int, relative: bool = False) -> None:
+        self.inputs = inputs  # (T, F)
+        self.targets = targets  # (T, C)
+        self.starts = starts  # (N,)
+        self.lookback = lookback
+        self.horizon = horizon
+        self.relative = relative
+        self._x_offsets = torch.arange(lookback)  # (L,)
+        self._y_offsets = torch.arange(lookback, lookback + horizon)  # (H,)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
+        s = self.starts[torch.as_tensor(idx)]  # (B,)
+        x = self.inputs[s[:, None] + self._x_offsets]  # (B, L) rows -> (B, L, F)
+        y = self.targets[s[:, None] + self._y_offsets]  # (B, H) rows -> (B, H, C)
+        if self.relative:
+            y = y - self.targets[s + self.lookback - 1][:, None, :]  # (B, C) -> (B, 1, C)
+        return x, y
+
+
+class WindowDataModule(L.LightningDataModule):
+    """Train, validation, test and predict loaders over the windows of one prepared series."""
+
+    def __init__(self, inputs: np.ndarray, targets: np.ndarray, starts: dict[str, np.ndarray],
+                 lookback: int, horizon: int, relative: bool = False, batch_size: int = 64,
+                 seed: int = 0) -> None:
+        super().__init__()
+        self.inputs = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))
+        self.targets = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
+        self.starts = {k: torch.from_numpy(np.asarray(v, dtype=np.int64)) for k, v in starts.items()}
+        self.lookback = lookback
+        self.horizon = horizon
+        self.relative = relative
+        self.batch_size = batch_size
+        self.seed = seed
+
+    @property
+    def n_features(self) -> int:
+        return self.inputs.shape[1]
+
+    @property
+    def n_targets(self) -> int:
+        return self.targets.shape[1]
+
+    def dataset(self, split: str) -> WindowDataset:
+        return WindowDataset(self.inputs, self.targets, self.starts[split], self.lookback,
+                             self.horizon, self.relative)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        ds = self.dataset(split)
+        if shuffle:
+            generator = torch.Generator().manual_seed(self.seed)
+            order = RandomSampler(ds, generator=generator)
+        else:
+            order = SequentialSampler(ds)
+        return DataLoader(ds, sampler=BatchSampler(order, self.batch_size, drop_last=False),
+                          batch_size=None)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
