@@ -143,8 +143,9 @@ def _fill_gaps(data: pd.DataFrame, freq: pd.Timedelta, max_gap: int, targets: li
                      "the rest forward-filled")
     # A new segment starts at every kept row that follows a dropped row.
     starts = keep & ~np.r_[True, keep[:-1]]
-    segment = (np.cumsum(starts) - 1)[keep] if keep.any() else np.zeros(0, dtype=np.int64)
-    segment = np.maximum(segment, 0).astype(np.int64)
+    segment = np.cumsum(starts)[keep].astype(np.int64)
+    if len(segment):
+        segment -= segment[0]  # the first kept stretch is segment 0
     target_idx = [grid.columns.get_loc(c) for c in targets]
     filled = (missing & fill)[keep][:, target_idx]
     return filled_df[keep], segment, filled

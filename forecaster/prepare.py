@@ -204,8 +204,8 @@ def calendar_features(index: pd.DatetimeIndex, freq: pd.Timedelta | None) -> tup
         cols[f"{name}_cos"] = np.cos(2 * np.pi * value / period)
     if freq is not None and freq < pd.Timedelta(days=1):
         cyc("hour", index.hour.to_numpy() + index.minute.to_numpy() / 60, 24)
-    cyc("weekday", index.dayofweek.to_numpy(), 7)
-    cyc("yearday", index.dayofyear.to_numpy() - 1, 365.25)
+    cyc("weekday", index.day_of_week.to_numpy(), 7)
+    cyc("yearday", index.day_of_year.to_numpy() - 1, 365.25)
     return np.stack(list(cols.values()), axis=1), list(cols)
 
 

@@ -1,0 +1,33 @@
+"""Shared fixtures. No test touches the network: yfinance's HTTP layer is replaced for all."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch, tmp_path):
+    """Every test gets its own cache dir, and any un-faked Yahoo request fails loudly."""
+    import yfinance.data
+
+    def refuse(self, url, params=None, timeout=30):
+        raise AssertionError(f"a test tried to reach the network: {url}")
+
+    monkeypatch.setattr(yfinance.data.YfData, "get", refuse)
+    monkeypatch.setattr(yfinance.data.YfData, "cache_get", refuse)
+    monkeypatch.setenv("FORECASTER_CACHE_DIR", str(tmp_path / "cache"))
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+
+
+def sensor_frame(n: int = 400, freq: str = "h", seed: int = 0, tz: str | None = "UTC") -> pd.DataFrame:
+    """A daily-seasonal sensor log with a second channel."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2024-01-01", periods=n, freq=freq, tz=tz, name="ts")
+    t = np.arange(n)
+    temp = 10 + 5 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.3, n)
+    humid = 60 + 10 * np.cos(2 * np.pi * t / 24) + rng.normal(0, 1, n)
+    return pd.DataFrame({"temp": temp, "humid": humid}, index=index)

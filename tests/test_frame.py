@@ -1,0 +1,67 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import sensor_frame
+from forecaster.errors import DataError
+from forecaster.frame import validate_frame
+from forecaster.sources import load_dataset
+
+
+def test_guarantees_on_a_clean_sensor_log():
+    vf = validate_frame(sensor_frame(100), ["temp"], ["humid"], kind="sensor")
+    assert list(vf.data.columns) == ["temp", "humid"]
+    assert vf.data.index.is_monotonic_increasing and vf.data.index.is_unique
+    assert all(vf.data.dtypes == "float64") and np.isfinite(vf.data.to_numpy()).all()
+    assert vf.freq == pd.Timedelta(hours=1) and vf.season == 24
+    assert (vf.segment == 0).all() and not vf.filled.any()
+
+
+def test_market_closures_are_not_gaps():
+    vf = validate_frame(load_dataset("aapl"), ["Close"], ["Volume"], kind="price")
+    assert len(vf.data) == 3270 and vf.season == 5 and vf.freq is None
+    assert (vf.segment == 0).all()
+
+
+def test_short_gap_forward_filled_long_gap_splits_the_series():
+    f = sensor_frame(200)
+    f.iloc[50:53, 0] = np.nan  # 3 missing temps: filled
+    f = f.drop(f.index[120:130])  # 10 missing hours: a new segment
+    vf = validate_frame(f, ["temp"], ["humid"], kind="sensor", max_gap=6)
+    assert len(vf.data) == 190
+    assert vf.data["temp"].iloc[50:53].eq(f["temp"].iloc[49]).all()  # causal: last value held
+    assert vf.filled[50:53, 0].all() and vf.filled.sum() == 3
+    assert vf.segment[119] == 0 and vf.segment[120] == 1
+    assert any("dropped" in n for n in vf.notes)
+
+
+def test_jfk_weather_policy_on_real_gaps():
+    vf = validate_frame(load_dataset("jfk-weather"), ["temp"], ["pressure"], kind="sensor")
+    steps = np.diff(vf.data.index.asi8)
+    one_hour = pd.Timedelta(hours=1).value
+    # Inside a segment rows are exactly one hour apart; jumps only between segments.
+    same = vf.segment[1:] == vf.segment[:-1]
+    assert (steps[same] == one_hour).all() and (steps[~same] > one_hour).all()
+    assert vf.segment.max() >= 1
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda f: pd.concat([f, f.iloc[[3]]]).sort_index(), "duplicate timestamp"),
+    (lambda f: f.iloc[::-1], "not sorted"),
+    (lambda f: f.assign(temp="x"), "not numeric"),
+    (lambda f: f.assign(temp=1.0), "constant"),
+    (lambda f: f.assign(temp=np.r_[np.inf, f["temp"].to_numpy()[1:]]), "infinite"),
+    (lambda f: f.assign(humid=np.nan), "all missing"),
+    (lambda f: f.drop(columns="humid"), "no column 'humid'"),
+    (lambda f: f.reset_index(drop=True), "not indexed by time"),
+])
+def test_bad_frames_are_refused_with_the_fix(mutate, match):
+    with pytest.raises(DataError, match=match):
+        validate_frame(mutate(sensor_frame(50)), ["temp"], ["humid"], kind="sensor")
+
+
+def test_price_rows_with_nan_are_dropped():
+    a = load_dataset("ibm").copy()
+    a.iloc[10, 3] = np.nan
+    vf = validate_frame(a, ["Close"], [], kind="price")
+    assert len(vf.data) == len(a) - 1 and "dropped 1 rows" in vf.notes[0]

@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import sensor_frame
+from forecaster.errors import ConfigError, DataError
+from forecaster.frame import validate_frame
+from forecaster.prepare import prepare, window_starts
+from forecaster.sources import load_dataset
+
+
+def _sensor(n=600, **kw):
+    return prepare(validate_frame(sensor_frame(n), ["temp"], ["humid"], kind="sensor"), **kw)
+
+
+def test_default_transforms_by_kind():
+    stock = prepare(validate_frame(load_dataset("msft"), ["Close"], [], kind="price"), 20, 5)
+    assert stock.transform == "log_return" and not stock.relative
+    assert _sensor(lookback=24, horizon=6).transform == "delta"
+
+
+def test_splits_are_chronological_and_windows_stay_in_their_split():
+    p = _sensor(lookback=24, horizon=6)
+    (a0, a1), (b0, b1), (c0, c1) = p.bounds["train"], p.bounds["val"], p.bounds["test"]
+    assert a0 == 0 and a1 == b0 and b1 == c0 and c1 == len(p.index)
+    assert (a1, b1 - b0, c1 - c0) == (420, 90, 90)
+    L, H = p.lookback, p.horizon
+    for split in ("train", "val", "test"):
+        first, end = p.bounds[split]
+        s = p.starts[split]
+        assert (s + L >= first).all() and (s + L + H <= end).all()
+        assert len(s) == end - max(first, L) - H + 1  # every position, stride 1
+    assert (p.starts["train"] >= 0).all()  # training inputs never leave the training rows
+
+
+def test_scalers_see_only_training_rows():
+    f = sensor_frame(600)
+    base = prepare(validate_frame(f, ["temp"], ["humid"]), 24, 6)
+    g = f.copy()
+    g.iloc[base.bounds["train"][1]:, :] *= 100  # change everything after the training rows
+    moved = prepare(validate_frame(g, ["temp"], ["humid"]), 24, 6)
+    np.testing.assert_array_equal(base.input_scaler.mean, moved.input_scaler.mean)
+    np.testing.assert_array_equal(base.input_scaler.std, moved.input_scaler.std)
+
+
+@pytest.mark.parametrize("transform", ["log_return", "delta", "level"])
+def test_perfect_model_space_prediction_maps_back_to_the_actual_levels(transform):
+    vf = validate_frame(load_dataset("aapl"), ["Close"], ["Volume"], kind="price")
+    p = prepare(vf, 30, 5, transform=transform)
+    rows = p.target_rows("test")  # (N, H)
+    truth = p.targets[rows]  # (N, H, C) model-space targets
+    if p.relative:
+        truth = truth - p.targets[p.cutoffs("test")][:, None, :]
+    np.testing.assert_allclose(p.to_levels(truth.astype("float64"), "test"), p.actuals("test"), rtol=1e-5)
+
+
+def test_windows_never_span_a_gap():
+    f = sensor_frame(600)
+    f = f.drop(f.index[300:320])
+    p = prepare(validate_frame(f, ["temp"], ["humid"]), 24, 6)
+    for s in np.concatenate(list(p.starts.values())):
+        assert p.segment[s] == p.segment[s + 29]
+
+
+def test_too_short_series_says_how_long_it_must_be():
+    with pytest.raises(DataError, match="too short for lookback 64 \\+ horizon 5.*at least"):
+        _sensor(n=60, lookback=64, horizon=5)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(lookback=0, horizon=5), "lookback must be"),
+    (dict(lookback=10, horizon=-1), "horizon must be"),
+    (dict(lookback=10, horizon=5, val_size=0.5, test_size=0.45), "keep their sum below"),
+    (dict(lookback=10, horizon=5, transform="magic"), "unknown transform"),
+])
+def test_bad_sizes(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        _sensor(**kw)
+
+
+def test_log_return_needs_positive_targets():
+    f = sensor_frame(300)
+    f["temp"] -= 100
+    with pytest.raises(ConfigError, match="--transform delta"):
+        prepare(validate_frame(f, ["temp"], []), 24, 6, transform="log_return")
+
+
+def test_calendar_features_for_hourly_data():
+    p = _sensor(lookback=24, horizon=6)
+    assert p.input_names == ["temp", "humid", "hour_sin", "hour_cos", "weekday_sin", "weekday_cos",
+                             "yearday_sin", "yearday_cos"]
+    assert np.abs(p.inputs[:, 2:]).max() <= 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(30, 400), lookback=st.integers(1, 40), horizon=st.integers(1, 12),
+       stride=st.integers(1, 4), cut=st.integers(0, 399), first=st.integers(0, 200))
+def test_window_starts_property(n, lookback, horizon, stride, cut, first):
+    segment = (np.arange(n) >= cut).astype(np.int64)  # a gap at row `cut`
+    end = n
+    s = window_starts(segment, lookback, horizon, min(first, n), end, stride)
+    span = lookback + horizon
+    assert (s >= 0).all() and (s + lookback >= min(first, n)).all() and (s + span <= end).all()
+    assert (segment[s] == segment[s + span - 1]).all() if len(s) else True
+    # count matches the formula: positions in each segment, on the stride grid
+    lo = max(min(first, n) - lookback, 0)
+    grid = np.arange(lo, end - span + 1, stride)
+    expected = [g for g in grid if segment[g] == segment[g + span - 1]]
+    assert list(s) == expected

@@ -1,0 +1,141 @@
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import yahoo_fake
+from forecaster.errors import DataError, SourceError
+from forecaster.sources import fetch_prices, list_datasets, load_dataset, load_file
+from forecaster.sources.yahoo import OfflineWarning, cache_dir
+
+
+def test_embedded_datasets_listed_and_loadable():
+    table = list_datasets()
+    assert list(table.index) == ["aapl", "goog", "ibm", "msft", "jfk-weather"]
+    assert table.loc["aapl", "rows"] == 3270 and table.loc["goog", "rows"] == 2148
+    jfk = load_dataset("jfk-weather")
+    assert str(jfk.index.tz) == "UTC" and "temp" in jfk.columns and len(jfk) == 8706
+
+
+def test_embedded_stock_is_adjusted_ohlcv():
+    a = load_dataset("aapl")
+    assert list(a.columns) == ["Open", "High", "Low", "Close", "Volume"]
+    assert all(a.dtypes == "float64") and a.index.name == "Date" and a.index.tz is None
+    # AAPL split 2:1 on 2000-06-21 and 2005-02-28: unadjusted closes halve overnight.
+    splits = ["2000-06-21", "2005-02-28"]
+    raw = np.log(yahoo_fake.raw_stock("AAPL").set_index("Date")["Close"]).diff()
+    adjusted = np.log(a["Close"]).diff()
+    assert (raw[splits] < -0.55).all()
+    assert (adjusted[splits].abs() < 0.1).all()
+    assert (a["High"] >= a["Low"]).all()
+
+
+def test_yfinance_adapter_parses_yahoo_payload_like_embedded(monkeypatch):
+    calls = yahoo_fake.install(monkeypatch, {"AAPL": yahoo_fake.raw_stock("AAPL")})
+    got = fetch_prices("aapl")
+    want = load_dataset("aapl")
+    assert calls and all("/v8/finance/chart/AAPL" in c for c in calls)
+    assert list(got.columns) == list(want.columns)  # MultiIndex flattened
+    assert got.index.equals(want.index) and got.dtypes.equals(want.dtypes)
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-9)
+
+
+def test_fresh_cache_is_reused_without_network(monkeypatch):
+    calls = yahoo_fake.install(monkeypatch, {"MSFT": yahoo_fake.raw_stock("MSFT")})
+    first = fetch_prices("MSFT")
+    n = len(calls)
+    second = fetch_prices("MSFT")
+    assert len(calls) == n  # no new request
+    pd.testing.assert_frame_equal(first, second)
+    assert (cache_dir() / "yahoo" / "MSFT_1d.parquet").is_file()
+
+
+def test_unknown_ticker_is_an_error_not_an_empty_frame(monkeypatch):
+    yahoo_fake.install(monkeypatch, {})
+    with pytest.raises(SourceError, match="no prices for 'NOSUCH'.*--dataset"):
+        fetch_prices("NOSUCH")
+
+
+def test_all_nan_close_is_an_error(monkeypatch):
+    raw = yahoo_fake.raw_stock("IBM").head(50).copy()
+    raw[["Open", "High", "Low", "Close", "Adj Close"]] = np.nan
+    yahoo_fake.install(monkeypatch, {"IBM": raw})
+    with pytest.raises(SourceError, match="no prices for 'IBM'"):
+        fetch_prices("IBM")
+
+
+def test_no_network_without_cache_says_what_to_do(monkeypatch):
+    yahoo_fake.install(monkeypatch, {}, network=False)
+    with pytest.raises(SourceError, match="cannot reach Yahoo Finance.*--dataset.*--csv"):
+        fetch_prices("AAPL")
+
+
+def test_no_network_with_stale_cache_uses_it_and_says_so(monkeypatch):
+    yahoo_fake.install(monkeypatch, {"IBM": yahoo_fake.raw_stock("IBM")})
+    fresh = fetch_prices("IBM")
+    yahoo_fake.install(monkeypatch, {}, network=False)
+    with pytest.warns(OfflineWarning, match="offline: using prices for IBM cached"):
+        stale = fetch_prices("IBM", max_age_hours=0)
+    pd.testing.assert_frame_equal(fresh, stale)
+
+
+def test_offline_flag_never_requests(monkeypatch):
+    calls = yahoo_fake.install(monkeypatch, {"IBM": yahoo_fake.raw_stock("IBM")})
+    with pytest.raises(SourceError, match="--offline"):
+        fetch_prices("IBM", offline=True)
+    assert calls == []
+
+
+def test_corrupt_cache_entry_is_fetched_again(monkeypatch):
+    yahoo_fake.install(monkeypatch, {"IBM": yahoo_fake.raw_stock("IBM")})
+    path = cache_dir() / "yahoo" / "IBM_1d.parquet"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PAR1 truncated")
+    with pytest.warns(UserWarning, match="unreadable"):
+        frame = fetch_prices("IBM")
+    assert len(frame) == 3270 and len(pd.read_parquet(path)) == 3270
+
+
+@pytest.mark.parametrize("bad", ["../etc/passwd", "AAPL/../../x", "", "A" * 21, "a b"])
+def test_ticker_cannot_escape_the_cache(bad):
+    with pytest.raises(SourceError, match="invalid ticker"):
+        fetch_prices(bad)
+
+
+def test_csv_loader_offsets_to_utc_and_naive_stays_naive(tmp_path):
+    p = tmp_path / "log.csv"
+    p.write_text("ts,temp\n2024-03-31T00:00:00+01:00,1\n2024-03-31T03:00:00+02:00,2\n")
+    f = load_file(p, time_col="ts", columns=["temp"])
+    assert str(f.index.tz) == "UTC"
+    assert list(f.index.hour) == [23, 1]  # DST change handled through the offsets
+    p.write_text("ts,temp\n2024-01-01 00:00,1\n2024-01-01 01:00,2\n")
+    assert load_file(p, columns=["temp"]).index.tz is None
+    local = load_file(p, columns=["temp"], tz="Europe/Berlin")
+    assert str(local.index.tz) == "UTC" and local.index[0].hour == 23
+
+
+def test_parquet_loader(tmp_path):
+    frame = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=5, freq="h"), "v": range(5)})
+    frame.to_parquet(tmp_path / "log.parquet")
+    got = load_file(tmp_path / "log.parquet", time_col="ts", columns=["v"])
+    assert list(got["v"]) == [0, 1, 2, 3, 4] and isinstance(got.index, pd.DatetimeIndex)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("", "is empty"),
+    ("ts,temp\n", "no data rows"),
+    ("ts,temp\n2024-01-01,1\nnot a date,2\n", "unparseable timestamp 'not a date'"),
+    ("ts,temp\n2024-01-01T00:00+00:00,1\n2024-01-01 01:00,2\n", "mixes timestamps"),
+    ("ts,pressure\n2024-01-01,1\n2024-01-02,2\n", "no column 'temp'.*ts, pressure"),
+])
+def test_csv_loader_bad_files(tmp_path, text, match):
+    p = tmp_path / "bad.csv"
+    p.write_text(text)
+    with pytest.raises(DataError, match=match):
+        load_file(p, time_col="ts", columns=["temp"])
+
+
+def test_csv_missing_file(tmp_path):
+    with pytest.raises(DataError, match="file not found"):
+        load_file(tmp_path / "nope.csv")
