@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 # The CPU build these machines hold on disk; see README "GPU" to pick a CUDA build instead.
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
 # glibc malloc handing large per-batch temporaries back to the OS makes CPU training
 # 1.5-1.9x slower at random; keep them (see README "Performance").
 export MALLOC_MMAP_THRESHOLD_ ?= 1073741824
@@ -16,7 +17,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 

@@ -24,7 +24,7 @@ from forecaster.frame import ValidFrame, validate_frame
 from forecaster.module import ForecastModule
 from forecaster.nets import build_network, count_parameters
 from forecaster.prepare import Prepared, prepare
-from forecaster.report import write_report
+from forecaster.report import figures, write_report
 from forecaster.sources import fetch_prices, load_dataset, load_file
 from forecaster.sources.embedded import DEFAULT_DATASET, get_dataset
 from forecaster.train import TrainResult, predict, train
@@ -46,6 +46,30 @@ class FitResult:
     @property
     def report(self) -> Path:
         return self.run_dir / "report.html"
+
+    @property
+    def series(self) -> pd.DataFrame:
+        """The target columns in original units, over every row used."""
+        p = self.prepared
+        return pd.DataFrame(p.levels, index=p.index, columns=p.target_names)
+
+    @property
+    def history(self) -> dict:
+        t = self.training
+        return {"train_loss": t.train_loss, "val_loss": t.val_loss, "best_epoch": t.best_epoch}
+
+    @property
+    def spans(self) -> dict:
+        p = self.prepared
+        return {k: (p.index[a], p.index[b - 1]) for k, (a, b) in p.bounds.items()}
+
+    @property
+    def unit(self) -> str:
+        return "price (adjusted)" if self.prepared.kind == "price" else ", ".join(self.prepared.target_names)
+
+    def figures(self) -> dict:
+        """Every report figure as a plotly Figure, by name (for notebooks)."""
+        return figures(self.series, self.spans, self.forecasts, self.metrics, self.history, self.unit)
 
 
 def data_label(cfg: FitConfig) -> str:
@@ -122,22 +146,19 @@ def fit(cfg: FitConfig, progress: bool = True) -> FitResult:
                        "inputs": p.input_names, "notes": frame.notes}
     forecasts = forecast_frame(p, {cfg.model: pred, **baseline_forecasts(p, "test")}, "test")
 
+    result = FitResult(run_dir=run_dir, config=cfg, metrics=metrics, forecasts=forecasts,
+                       prepared=p, module=module, training=trained)
     atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
     atomic_write_text(run_dir / "model.json", json.dumps(model_card(cfg, p), indent=2))
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     atomic_write(run_dir / "forecasts.csv", lambda tmp: forecasts.to_csv(tmp))
-    spans = {k: (p.index[a], p.index[b - 1]) for k, (a, b) in p.bounds.items()}
-    unit = "price (adjusted)" if frame.kind == "price" else ", ".join(p.target_names)
-    write_report(run_dir / "report.html", title=f"{data_label(cfg)}: {cfg.model} forecast",
+    write_report(result.report, title=f"{data_label(cfg)}: {cfg.model} forecast",
                  subtitle=(f"lookback {p.lookback}, horizon {p.horizon}, transform {p.transform}, "
                            f"{metrics['split']['windows']} test windows, trained "
                            f"{trained.epochs} epochs (best {trained.best_epoch})"),
-                 series=frame.data[p.target_names], spans=spans, forecasts=forecasts,
-                 metrics=metrics, unit=unit, notes=frame.notes,
-                 history={"train_loss": trained.train_loss, "val_loss": trained.val_loss,
-                          "best_epoch": trained.best_epoch})
-    return FitResult(run_dir=run_dir, config=cfg, metrics=metrics, forecasts=forecasts,
-                     prepared=p, module=module, training=trained)
+                 series=result.series, spans=result.spans, forecasts=forecasts, metrics=metrics,
+                 history=result.history, unit=result.unit, notes=frame.notes)
+    return result
 
 
 def model_card(cfg: FitConfig, p: Prepared) -> dict:

@@ -200,3 +200,14 @@ def test_help_documents_every_flag(capsys):
     out = capsys.readouterr().out
     for name in FIELDS:
         assert "--" + name.replace("_", "-") in out
+
+
+def test_python_api_fit_and_figures(tmp_path):
+    from forecaster import FitConfig, fit
+
+    result = fit(FitConfig(dataset="goog", max_epochs=1, hidden_size=8, num_layers=1, lookback=16,
+                           out=str(tmp_path / "api")), progress=False)
+    figs = result.figures()
+    assert set(figs) == {"series", "forecast:Close", "fans:Close", "per_step", "loss"}
+    assert len(figs["forecast:Close"].data) >= 3 and result.report.is_file()
+    assert result.forecasts.index.names == ["cutoff", "timestamp"]
