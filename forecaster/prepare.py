@@ -202,7 +202,8 @@ def calendar_features(index: pd.DatetimeIndex, freq: pd.Timedelta | None) -> tup
     def cyc(name: str, value: np.ndarray, period: float) -> None:
         cols[f"{name}_sin"] = np.sin(2 * np.pi * value / period)
         cols[f"{name}_cos"] = np.cos(2 * np.pi * value / period)
-    if freq is not None and freq < pd.Timedelta(days=1):
+    step = freq if freq is not None else pd.Timedelta(np.median(np.diff(index.asi8))) if len(index) > 1 else None
+    if step is not None and step < pd.Timedelta(days=1):  # intraday: sensors or price bars
         cyc("hour", index.hour.to_numpy() + index.minute.to_numpy() / 60, 24)
     cyc("weekday", index.day_of_week.to_numpy(), 7)
     cyc("yearday", index.day_of_year.to_numpy() - 1, 365.25)

@@ -27,7 +27,7 @@ from forecaster.prepare import Prepared, prepare
 from forecaster.report import figures, write_report
 from forecaster.sources import fetch_prices, load_dataset, load_file
 from forecaster.sources.embedded import DEFAULT_DATASET, get_dataset
-from forecaster.train import TrainResult, predict, train
+from forecaster.train import TrainResult, make_trainer, predict, train
 from forecaster.windows import WindowDataModule
 
 PRICE_FEATURES = ["Open", "High", "Low", "Volume"]
@@ -121,6 +121,9 @@ def run_dir_for(cfg: FitConfig) -> Path:
 def fit(cfg: FitConfig, progress: bool = True) -> FitResult:
     """Train the configured model and write its evaluation and report into the run folder."""
     run_dir = run_dir_for(cfg)
+    trainer = make_trainer(run_dir, max_epochs=cfg.max_epochs, patience=cfg.patience,
+                           gradient_clip_val=cfg.gradient_clip_val, accelerator=cfg.accelerator,
+                           devices=cfg.devices, precision=cfg.precision, progress=progress)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     frame = load_data(cfg)
     p = prepare(frame, cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size,
@@ -132,9 +135,7 @@ def fit(cfg: FitConfig, progress: bool = True) -> FitResult:
                             dropout=cfg.dropout)
     module = ForecastModule(network, learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay)
     run_dir.mkdir(parents=True, exist_ok=True)
-    trained = train(module, data, run_dir, max_epochs=cfg.max_epochs, patience=cfg.patience,
-                    gradient_clip_val=cfg.gradient_clip_val, accelerator=cfg.accelerator,
-                    devices=cfg.devices, precision=cfg.precision, progress=progress)
+    trained = train(module, data, trainer)
 
     pred = p.to_levels(predict(module, data, "test"), "test")
     metrics = evaluate(p, pred, cfg.model, "test")

@@ -13,8 +13,10 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
+from forecaster.errors import ConfigError
 from forecaster.module import ForecastModule
 from forecaster.windows import WindowDataModule
 
@@ -42,22 +44,36 @@ class TrainResult:
     val_loss: list[float] = field(default_factory=list)
 
 
-def train(module: ForecastModule, data: WindowDataModule, run_dir: Path, max_epochs: int = 30,
-          patience: int = 5, gradient_clip_val: float = 1.0, accelerator: str = "auto",
-          devices: str | int = "auto", precision: str = "32-true",
-          progress: bool = True) -> TrainResult:
-    """Fit `module` on `data`; restore the best epoch's weights into `module`."""
-    history = LossHistory()
-    best = ModelCheckpoint(dirpath=run_dir, filename="best", monitor="val_loss", mode="min",
-                           save_top_k=1, enable_version_counter=False)
-    callbacks = [best, history]
+def make_trainer(run_dir: Path, max_epochs: int = 30, patience: int = 5,
+                 gradient_clip_val: float = 1.0, accelerator: str = "auto",
+                 devices: str | int = "auto", precision: str = "32-true",
+                 progress: bool = True) -> L.Trainer:
+    """A Trainer with clipping, early stopping and a best-epoch checkpoint in `run_dir`.
+
+    Lightning's own objections to accelerator, devices or precision become a ConfigError.
+    """
+    callbacks = [ModelCheckpoint(dirpath=run_dir, filename="best", monitor="val_loss", mode="min",
+                                 save_top_k=1, enable_version_counter=False), LossHistory()]
     if patience > 0:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=patience))
-    trainer = L.Trainer(max_epochs=max_epochs, accelerator=accelerator, devices=devices,
-                        precision=precision, gradient_clip_val=gradient_clip_val or None,
-                        callbacks=callbacks, logger=False, deterministic=True,
-                        enable_model_summary=False, enable_progress_bar=progress,
-                        default_root_dir=run_dir, log_every_n_steps=10)
+    if isinstance(devices, str) and devices.isdigit():
+        devices = int(devices)
+    try:
+        return L.Trainer(max_epochs=max_epochs, accelerator=accelerator, devices=devices,
+                         precision=precision, gradient_clip_val=gradient_clip_val or None,
+                         callbacks=callbacks, logger=False, deterministic=True,
+                         enable_model_summary=False, enable_progress_bar=progress,
+                         default_root_dir=run_dir, log_every_n_steps=10)
+    except (MisconfigurationException, ValueError, TypeError) as err:
+        first = str(err).splitlines()[0]
+        raise ConfigError(f"Lightning refused the trainer settings: {first}; check --accelerator, "
+                          "--devices and --precision") from None
+
+
+def train(module: ForecastModule, data: WindowDataModule, trainer: L.Trainer) -> TrainResult:
+    """Fit `module` on `data`; restore the best epoch's weights into `module`."""
+    best = trainer.checkpoint_callback
+    history = next(c for c in trainer.callbacks if isinstance(c, LossHistory))
     started = time.perf_counter()
     trainer.fit(module, datamodule=data)
     seconds = time.perf_counter() - started

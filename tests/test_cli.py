@@ -140,6 +140,8 @@ def _hourly(n=400):
     (["fit", "--ticker", "../../etc"], "invalid ticker"),
     (["fit", "--ticker", "AAPL", "--offline"], "no cached prices for AAPL"),
     (["fit", "--dataset", "ibm", "--lookback", "3000"], "too short for lookback 3000"),
+    (["fit", "--precision", "13"], "Lightning refused the trainer settings: Precision '13'"),
+    (["fit", "--devices", "x"], "Lightning refused the trainer settings"),
 ])
 def test_bad_input_one_line_no_traceback(capsys, argv, match):
     code, _, err = run(capsys, argv)
