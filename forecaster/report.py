@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 from plotly.offline import get_plotlyjs
 
 from forecaster._io import atomic_write_text
@@ -35,11 +36,26 @@ def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
     return fig
 
 
-def series_figure(series: pd.DataFrame, spans: dict, unit: str) -> go.Figure:
+def break_gaps(values: pd.Series, freq: pd.Timedelta | None) -> pd.Series:
+    """Insert a NaN inside every step longer than `freq`, so lines break at dropped gaps of a
+    sensor log instead of bridging them. Prices (`freq` None) have no gaps to break."""
+    if freq is None or len(values) < 2:
+        return values
+    steps = np.diff(values.index.as_unit("ns").asi8)  # nanoseconds, like Timedelta.value
+    jumps = np.flatnonzero(steps > freq.value)
+    if len(jumps) == 0:
+        return values
+    mids = values.index[jumps] + (values.index[jumps + 1] - values.index[jumps]) / 2
+    return pd.concat([values, pd.Series(np.nan, index=mids)]).sort_index()
+
+
+def series_figure(series: pd.DataFrame, spans: dict, unit: str,
+                  freq: pd.Timedelta | None = None) -> go.Figure:
     """The whole series with the train, validation and test spans shaded."""
     fig = go.Figure()
     for col in series.columns:
-        fig.add_trace(go.Scattergl(x=series.index, y=series[col], name=esc(col), mode="lines",
+        line = break_gaps(series[col], freq)
+        fig.add_trace(go.Scattergl(x=line.index, y=line.values, name=esc(col), mode="lines",
                                    line=dict(width=1)))
     for split, (start, end) in spans.items():
         fig.add_vrect(x0=start, x1=end, fillcolor=SPAN_COLORS[split], line_width=0,
@@ -48,15 +64,17 @@ def series_figure(series: pd.DataFrame, spans: dict, unit: str) -> go.Figure:
 
 
 def forecast_figure(forecasts: pd.DataFrame, model: str, target: str, horizon: int,
-                    unit: str) -> go.Figure:
+                    unit: str, freq: pd.Timedelta | None = None) -> go.Figure:
     """Held-out forecasts against the actual values, 1 step and H steps ahead."""
     f = forecasts[forecasts["target"] == target]
     fig = go.Figure()
     first = f[f["step"] == 1].droplevel("cutoff")
-    fig.add_trace(go.Scattergl(x=first.index, y=first["actual"], name="actual", mode="lines",
+    actual = break_gaps(first["actual"], freq)
+    fig.add_trace(go.Scattergl(x=actual.index, y=actual.values, name="actual", mode="lines",
                                line=dict(color=COLORS["actual"], width=1.5)))
     for step, dash in ((1, None), (horizon, "dot")):
         s = f[f["step"] == step].droplevel("cutoff")
+        s = s.reindex(actual.index) if len(actual) > len(first) else s
         fig.add_trace(go.Scattergl(x=s.index, y=s[model], mode="lines",
                                    name=f"{esc(model)}, {step} step{'s' if step > 1 else ''} ahead",
                                    line=dict(color=COLORS["model"], width=1, dash=dash)))
@@ -69,26 +87,42 @@ def forecast_figure(forecasts: pd.DataFrame, model: str, target: str, horizon: i
 
 def fan_figure(forecasts: pd.DataFrame, history: pd.Series, model: str, target: str,
                lookback: int, unit: str, n: int = 6) -> go.Figure:
-    """A few full-horizon forecasts from evenly spaced test cutoffs, with the recent history."""
+    """Small multiples: from evenly spaced test cutoffs, the recent history, the actual future,
+    and the model's and the naive full-horizon forecasts."""
     f = forecasts[forecasts["target"] == target]
     cutoffs = f.index.get_level_values("cutoff").unique()
     picks = cutoffs[np.linspace(0, len(cutoffs) - 1, min(n, len(cutoffs))).astype(int)]
-    start = history.index.get_indexer([picks[0]])[0]
-    context = history.iloc[max(start - lookback, 0):]
-    end = f.index.get_level_values("timestamp").max()
-    context = context[context.index <= end]
-    fig = go.Figure(go.Scatter(x=context.index, y=context.values, name="actual", mode="lines",
-                               line=dict(color=COLORS["actual"], width=1.2)))
+    cols = min(3, len(picks))
+    rows = int(np.ceil(len(picks) / cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"cutoff {c:%Y-%m-%d %H:%M}".removesuffix(" 00:00")
+                                                              for c in picks],
+                        horizontal_spacing=0.06, vertical_spacing=0.14)
+    context_len = max(3 * f["step"].max(), min(lookback, 60))
     for i, c in enumerate(picks):
+        r, k = i // cols + 1, i % cols + 1
         path = f.xs(c, level="cutoff")
-        anchor = history.loc[c]
-        for name, dash in ((model, None), ("naive", "dash")):
-            fig.add_trace(go.Scatter(
-                x=[c, *path.index], y=[anchor, *path[name]], mode="lines+markers",
-                name=esc(model) if name == model else "naive", legendgroup=name,
-                showlegend=i == 0, marker=dict(size=4),
-                line=dict(color=COLORS["model" if name == model else "naive"], dash=dash, width=1.5)))
-    return _layout(fig, f"Full-horizon forecasts from {len(picks)} test cutoffs", "time", unit)
+        at = history.index.get_loc(c)
+        past = history.iloc[max(at - context_len + 1, 0): at + 1]
+        future = history.loc[path.index]
+        traces = [
+            go.Scatter(x=past.index, y=past.values, name="history", line=dict(color="#888", width=1.2)),
+            go.Scatter(x=[c, *future.index], y=[past.iloc[-1], *future.values], name="actual",
+                       line=dict(color=COLORS["actual"], width=1.8)),
+            go.Scatter(x=[c, *path.index], y=[past.iloc[-1], *path[model]], name=esc(model),
+                       mode="lines+markers", marker=dict(size=4),
+                       line=dict(color=COLORS["model"], width=1.8)),
+            go.Scatter(x=[c, *path.index], y=[past.iloc[-1], *path["naive"]], name="naive",
+                       line=dict(color=COLORS["naive"], width=1.5, dash="dash")),
+        ]
+        for tr in traces:
+            tr.update(legendgroup=tr.name, showlegend=i == 0)
+            fig.add_trace(tr, row=r, col=k)
+    fig.update_xaxes(nticks=4)
+    _layout(fig, f"Full-horizon forecasts from {len(picks)} test cutoffs", "", "")
+    fig.update_yaxes(title_text=unit, col=1)
+    fig.update_layout(height=300 * rows + 80,
+                      legend=dict(orientation="v", yanchor="top", y=1.0, x=1.01, xanchor="left"))
+    return fig
 
 
 def step_figure(metrics: dict) -> go.Figure:
@@ -133,9 +167,11 @@ def figures(series: pd.DataFrame, spans: dict, forecasts: pd.DataFrame, metrics:
     """Every report figure by name, as plotly Figures."""
     model = metrics["model"]["name"]
     split = metrics["split"]
-    figs = {"series": series_figure(series, spans, unit)}
+    freq = pd.Timedelta(split["freq"]) if split.get("freq") else None
+    figs = {"series": series_figure(series, spans, unit, freq)}
     for target in split["targets"]:
-        figs[f"forecast:{target}"] = forecast_figure(forecasts, model, target, split["horizon"], unit)
+        figs[f"forecast:{target}"] = forecast_figure(forecasts, model, target, split["horizon"],
+                                                     unit, freq)
         figs[f"fans:{target}"] = fan_figure(forecasts, series[target], model, target,
                                             split["lookback"], unit)
     figs["per_step"] = step_figure(metrics)

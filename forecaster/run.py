@@ -65,7 +65,8 @@ class FitResult:
 
     @property
     def unit(self) -> str:
-        return "price (adjusted)" if self.prepared.kind == "price" else ", ".join(self.prepared.target_names)
+        """Axis label of the targets, with units where the data source knows them."""
+        return unit_label(self.config, self.prepared.target_names)
 
     def figures(self) -> dict:
         """Every report figure as a plotly Figure, by name (for notebooks)."""
@@ -78,6 +79,15 @@ def data_label(cfg: FitConfig) -> str:
     if cfg.csv:
         return Path(cfg.csv).stem
     return (cfg.dataset or DEFAULT_DATASET).lower()
+
+
+def unit_label(cfg: FitConfig, targets: list[str]) -> str:
+    units: dict[str, str] = {}
+    if cfg.ticker:
+        units = {t: "adjusted" for t in targets if t != "Volume"}
+    elif not cfg.csv:
+        units = get_dataset(cfg.dataset or DEFAULT_DATASET).units
+    return ", ".join(f"{t} ({units[t]})" if t in units else t for t in targets)
 
 
 def load_data(cfg: FitConfig) -> ValidFrame:

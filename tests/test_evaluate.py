@@ -89,3 +89,15 @@ def test_seasonal_naive_skips_dropped_gaps_by_timestamp():
         want_time = times[t] + pd.Timedelta(hours=1) - pd.Timedelta(hours=24)
         if want_time in times:
             assert b[i, 0, 0] == p.levels[times.get_loc(want_time), 0]
+
+
+def test_report_lines_break_at_sensor_gaps_not_at_weekends():
+    from forecaster.report import break_gaps
+    from forecaster.sources import load_dataset
+
+    close = load_dataset("aapl")["Close"]
+    assert len(break_gaps(close, None)) == len(close)
+    f = sensor_frame(100)["temp"].drop(sensor_frame(100).index[40:50])
+    broken = break_gaps(f, pd.Timedelta(hours=1))
+    assert len(broken) == len(f) + 1 and broken.isna().sum() == 1
+    assert broken.index.is_monotonic_increasing

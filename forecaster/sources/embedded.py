@@ -25,22 +25,29 @@ class Dataset:
     description: str
     target: list[str]
     features: list[str] = field(default_factory=list)
+    units: dict[str, str] = field(default_factory=dict)
 
+
+STOCK_UNITS = {c: "USD, adjusted" for c in ["Open", "High", "Low", "Close"]} | {"Volume": "shares"}
 
 DATASETS: dict[str, Dataset] = {
     d.name: d
     for d in [
         Dataset("aapl", "stock_AAPL.csv.gz", "price", "Apple daily prices 2000-03-01..2013-03-01 (Quandl WIKI)",
-                ["Close"], ["Open", "High", "Low", "Volume"]),
+                ["Close"], ["Open", "High", "Low", "Volume"], STOCK_UNITS),
         Dataset("goog", "stock_GOOG.csv.gz", "price", "Google daily prices 2004-08-19..2013-03-01 (Quandl WIKI)",
-                ["Close"], ["Open", "High", "Low", "Volume"]),
+                ["Close"], ["Open", "High", "Low", "Volume"], STOCK_UNITS),
         Dataset("ibm", "stock_IBM.csv.gz", "price", "IBM daily prices 2000-03-01..2013-03-01 (Quandl WIKI)",
-                ["Close"], ["Open", "High", "Low", "Volume"]),
+                ["Close"], ["Open", "High", "Low", "Volume"], STOCK_UNITS),
         Dataset("msft", "stock_MSFT.csv.gz", "price", "Microsoft daily prices 2000-03-01..2013-03-01 (Quandl WIKI)",
-                ["Close"], ["Open", "High", "Low", "Volume"]),
+                ["Close"], ["Open", "High", "Low", "Volume"], STOCK_UNITS),
+        # pressure is left out of the default inputs: its runs of up to 9 missing hours would
+        # split the series and cost every window across them (add it with --features).
         Dataset("jfk-weather", "sensor_jfk_weather_2013.csv.gz", "sensor",
                 "JFK airport weather station, hourly 2013, UTC (NOAA ISD)",
-                ["temp"], ["dewp", "humid", "wind_speed", "pressure"]),
+                ["temp"], ["dewp", "humid", "wind_speed"],
+                {"temp": "°F", "dewp": "°F", "humid": "%", "wind_dir": "degrees",
+                 "wind_speed": "mph", "precip": "inches", "pressure": "hPa", "visib": "miles"}),
     ]
 }
 DEFAULT_DATASET = "aapl"
