@@ -47,10 +47,16 @@ class FitConfig:
     stride: int = _f(1, "rows between consecutive window starts", "windows")
     batch_size: int = _f(64, "windows per batch", "windows")
     # model
-    model: str = _f("lstm", "network: rnn, lstm or gru", "model")
+    model: str = _f("lstm", "network: rnn, jordan, lstm, cifg, gru, birnn, bilstm, bigru, seq2seq, seq2seq-attn, vec2seq", "model")
     hidden_size: int = _f(64, "hidden units per layer", "model")
     num_layers: int = _f(2, "stacked recurrent layers", "model")
     dropout: float = _f(0.0, "dropout between stacked layers", "model")
+    nonlinearity: str = _f("tanh", "rnn and jordan: tanh or relu", "model")
+    bidirectional: bool = _f(False, "read the input window both ways (rnn, lstm, gru, seq2seq encoders)", "model")
+    cell: str = _f("gru", "recurrent cell of seq2seq, seq2seq-attn and vec2seq: rnn, lstm or gru", "model")
+    attention: str = _f("additive", "seq2seq-attn scoring: additive or dot", "model")
+    teacher_forcing: float = _f(0.5, "seq2seq family: chance of feeding the true previous value in training", "model")
+    teacher_forcing_decay: float = _f(0.9, "multiply the teacher-forcing ratio by this after each epoch", "model")
     # training
     learning_rate: float = _f(1e-3, "Adam learning rate", "training")
     weight_decay: float = _f(0.0, "Adam weight decay", "training")
@@ -140,6 +146,16 @@ def check_config(cfg: FitConfig) -> None:
         raise ConfigError(f"give one data source, not {' and '.join('--' + g for g in given)}")
     if cfg.model not in NETWORKS:
         raise ConfigError(f"unknown model {cfg.model!r}; choose one of {', '.join(NETWORKS)}")
+    choices = {"nonlinearity": ("tanh", "relu"), "cell": ("rnn", "lstm", "gru"),
+               "attention": ("additive", "dot")}
+    for name, allowed in choices.items():
+        if getattr(cfg, name) not in allowed:
+            raise ConfigError(f"unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(allowed)}")
+    if cfg.bidirectional and cfg.model in ("jordan", "cifg", "vec2seq"):
+        raise ConfigError(f"--bidirectional is not available for {cfg.model}; use it with rnn, lstm, "
+                          "gru or the seq2seq models")
+    if not 0 <= cfg.teacher_forcing <= 1 or not 0 <= cfg.teacher_forcing_decay <= 1:
+        raise ConfigError("teacher_forcing and teacher_forcing_decay must be between 0 and 1")
     if cfg.transform not in TRANSFORMS:
         raise ConfigError(f"unknown transform {cfg.transform!r}; choose one of {', '.join(TRANSFORMS)}")
     if cfg.kind not in (None, "price", "sensor"):

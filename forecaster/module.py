@@ -1,7 +1,8 @@
 """The one LightningModule: loss, optimizer and logging around any network of `forecaster.nets`.
 
-Gradient clipping, early stopping and checkpointing are Trainer settings and callbacks,
-configured in `forecaster.train`.
+Teacher forcing (for the seq2seq family) starts at `teacher_forcing` and is multiplied by
+`teacher_forcing_decay` after every epoch. Gradient clipping, early stopping and
+checkpointing are Trainer settings and callbacks, configured in `forecaster.train`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from torch.nn import functional as F
 
 
 class ForecastModule(L.LightningModule):
-    def __init__(self, network: nn.Module, learning_rate: float = 1e-3,
-                 weight_decay: float = 0.0) -> None:
+    def __init__(self, network: nn.Module, learning_rate: float = 1e-3, weight_decay: float = 0.0,
+                 teacher_forcing: float = 0.0, teacher_forcing_decay: float = 1.0) -> None:
         super().__init__()
         self.network = network
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.teacher_forcing = teacher_forcing
+        self.teacher_forcing_decay = teacher_forcing_decay
         self.save_hyperparameters(ignore=["network"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -26,6 +29,8 @@ class ForecastModule(L.LightningModule):
 
     def _loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         x, y = batch
+        if self.training:
+            return F.mse_loss(self.network(x, target=y, teacher_forcing=self.teacher_forcing), y)
         return F.mse_loss(self(x), y)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
@@ -33,6 +38,9 @@ class ForecastModule(L.LightningModule):
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
                  batch_size=len(batch[0]))
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        self.teacher_forcing *= self.teacher_forcing_decay
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self.log("val_loss", self._loss(batch), on_epoch=True, prog_bar=True,

@@ -140,10 +140,8 @@ def fit(cfg: FitConfig, progress: bool = True) -> FitResult:
                 transform=cfg.transform, calendar=cfg.calendar, stride=cfg.stride)
     data = WindowDataModule(p.inputs, p.targets, p.starts, p.lookback, p.horizon,
                             relative=p.relative, batch_size=cfg.batch_size, seed=cfg.seed)
-    network = build_network(cfg.model, p.n_features, p.horizon, len(p.target_names),
-                            hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
-                            dropout=cfg.dropout)
-    module = ForecastModule(network, learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    network = build_network(cfg.model, **network_kwargs(cfg, p))
+    module = make_module(cfg, network)
     run_dir.mkdir(parents=True, exist_ok=True)
     trained = train(module, data, trainer)
 
@@ -172,12 +170,24 @@ def fit(cfg: FitConfig, progress: bool = True) -> FitResult:
     return result
 
 
+def network_kwargs(cfg: FitConfig, p: Prepared) -> dict:
+    """Everything `build_network` needs besides the name; saved in model.json."""
+    return {"n_features": p.n_features, "horizon": p.horizon, "n_targets": len(p.target_names),
+            "hidden_size": cfg.hidden_size, "num_layers": cfg.num_layers, "dropout": cfg.dropout,
+            "nonlinearity": cfg.nonlinearity, "bidirectional": cfg.bidirectional,
+            "cell": cfg.cell, "attention": cfg.attention}
+
+
+def make_module(cfg: FitConfig, network) -> ForecastModule:
+    return ForecastModule(network, learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
+                          teacher_forcing=cfg.teacher_forcing,
+                          teacher_forcing_decay=cfg.teacher_forcing_decay)
+
+
 def model_card(cfg: FitConfig, p: Prepared) -> dict:
     """What it takes to rebuild the network and map new data into its space."""
     return {"forecaster_version": __version__, "network": cfg.model,
-            "network_kwargs": {"n_features": p.n_features, "horizon": p.horizon,
-                               "n_targets": len(p.target_names), "hidden_size": cfg.hidden_size,
-                               "num_layers": cfg.num_layers, "dropout": cfg.dropout},
+            "network_kwargs": network_kwargs(cfg, p),
             "lookback": p.lookback, "horizon": p.horizon, "transform": p.transform,
             "calendar": cfg.calendar, "inputs": p.input_names, "targets": p.target_names,
             "kind": p.kind, "season": p.season,

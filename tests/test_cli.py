@@ -132,7 +132,7 @@ def _hourly(n=400):
     (["fit", "--lookback", "0"], "lookback must be an integer >= 1"),
     (["fit", "--horizon", "-3"], "horizon must be an integer >= 1"),
     (["fit", "--horizon", "x"], "invalid int value"),
-    (["fit", "--model", "transformer"], "unknown model 'transformer'; choose one of rnn, lstm, gru"),
+    (["fit", "--model", "transformer"], "unknown model 'transformer'; choose one of rnn, jordan, lstm, cifg, gru"),
     (["fit", "--dataset", "nope"], "unknown dataset 'nope'"),
     (["fit", "--config", "missing.yaml"], "config file not found"),
     (["fit", "--val-size", "0.6", "--test-size", "0.4"], "keep their sum below 0.9"),

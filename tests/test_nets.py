@@ -1,33 +1,120 @@
+"""Contract test over every network and shape, and the hand-written cells against torch."""
+
 import pytest
 import torch
 
 from forecaster.module import ForecastModule
 from forecaster.nets import NETWORKS, build_network, count_parameters
+from forecaster.nets.cells import JordanRNN, LoopLSTM
+
+SHAPES = {"N-to-1": 1, "N-to-M": 4}
 
 
+def _net(name, horizon, seed=0):
+    torch.manual_seed(seed)
+    return build_network(name, n_features=3, horizon=horizon, n_targets=2, hidden_size=32,
+                         num_layers=2 if name != "vec2seq" else 1)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("name", NETWORKS)
-def test_output_shape_and_single_batch_overfits(name):
-    torch.manual_seed(0)
-    net = build_network(name, n_features=3, horizon=4, n_targets=2, hidden_size=32, num_layers=2)
-    x, y = torch.randn(16, 12, 3), torch.randn(16, 4, 2)
-    assert net(x).shape == (16, 4, 2)
-    module = ForecastModule(net, learning_rate=1e-2)
+def test_network_contract(name, shape, tmp_path):
+    horizon = SHAPES[shape]
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(16, 12, 3, generator=g), torch.randn(16, horizon, 2, generator=g)
+    net = _net(name, horizon)
+    net.eval()
+    assert net(x).shape == (16, horizon, 2)
+
+    # The same seed gives the same network and the same predictions.
+    twin = _net(name, horizon).eval()
+    assert torch.equal(net(x), twin(x))
+
+    # A single batch overfits: the loss falls at least tenfold.
+    module = ForecastModule(net, learning_rate=1e-2, teacher_forcing=0.5)
+    module.train()
     opt = module.configure_optimizers()
-    first = module._loss((x, y)).item()
-    for _ in range(300):
+    with torch.no_grad():
+        first = module._loss((x, y)).item()
+    for _ in range(250):
         opt.zero_grad()
         loss = module._loss((x, y))
         loss.backward()
         opt.step()
-    assert loss.item() < first / 10
+    module.eval()
+    with torch.no_grad():
+        assert module._loss((x, y)).item() < first / 10
+
+    # A checkpoint round trip (weights only, no code execution) gives identical predictions.
+    path = tmp_path / "best.ckpt"
+    torch.save({"state_dict": module.state_dict()}, path)
+    fresh = ForecastModule(_net(name, horizon, seed=99)).eval()
+    fresh.load_state_dict(torch.load(path, weights_only=True)["state_dict"])
+    with torch.no_grad():
+        assert torch.equal(fresh(x), module(x))
 
 
-def test_lstm_has_four_gates_gru_three_rnn_one():
-    sizes = {n: count_parameters(build_network(n, 1, 1, hidden_size=8, num_layers=1)) for n in NETWORKS}
-    recurrent = {n: sizes[n] - (8 + 1) for n in NETWORKS}  # minus the head
+def test_loop_lstm_matches_torch_lstm():
+    torch.manual_seed(0)
+    ref = torch.nn.LSTM(5, 16, num_layers=2, batch_first=True)
+    mine = LoopLSTM(5, 16, num_layers=2).load_from_torch_lstm(ref)
+    x = torch.randn(8, 30, 5)
+    want, _ = ref(x)
+    torch.testing.assert_close(mine(x), want, atol=1e-5, rtol=1e-5)
+
+
+def test_cifg_ties_the_input_gate_to_the_forget_gate():
+    cifg = LoopLSTM(4, 8, coupled=True)
+    full = LoopLSTM(4, 8)
+    assert count_parameters(cifg) * 4 == count_parameters(full) * 3  # one gate fewer
+    with torch.no_grad():  # forget gate saturated open => input gate 1 - f = 0: c stays 0
+        cifg.bias[0][:8] = 50.0
+    assert cifg(torch.randn(2, 6, 4)).abs().max() < 1e-6
+
+
+def test_jordan_feeds_back_the_output_not_the_hidden_state():
+    torch.manual_seed(0)
+    net = JordanRNN(3, 16, output_size=2)
+    x = torch.randn(4, 3, 3)  # short: at initialization its memory fades within ~10 steps
+    moved = x.clone()
+    moved[:, 0] += 5.0
+    assert not torch.allclose(net(x)[:, -1], net(moved)[:, -1])  # memory through y
+    with torch.no_grad():
+        net.w_o[0].weight.zero_()
+        net.w_o[0].bias.zero_()
+    torch.testing.assert_close(net(x)[:, -1], net(moved)[:, -1])  # no output, no memory
+
+
+def test_teacher_forcing_feeds_the_truth_only_in_training():
+    torch.manual_seed(0)
+    net = build_network("seq2seq", 3, horizon=4, n_targets=1, hidden_size=8, num_layers=1)
+    x, y = torch.randn(2, 6, 3), torch.randn(2, 4, 1)
+    other = y.clone()
+    other[:, 0] += 3.0
+    net.train()
+    a = net(x, target=y, teacher_forcing=1.0)
+    b = net(x, target=other, teacher_forcing=1.0)
+    assert torch.equal(a[:, 0], b[:, 0]) and not torch.allclose(a[:, 1], b[:, 1])
+    net.eval()
+    torch.testing.assert_close(net(x, target=y, teacher_forcing=1.0), net(x))
+
+
+@pytest.mark.parametrize("kind", ["additive", "dot"])
+def test_attention_weights_are_a_distribution_over_encoder_steps(kind):
+    net = build_network("seq2seq-attn", 3, horizon=5, hidden_size=8, num_layers=1, attention=kind)
+    pred, weights = net.forward_with_attention(torch.randn(2, 7, 3))
+    assert pred.shape == (2, 5, 1) and weights.shape == (2, 5, 7)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 5))
+
+
+def test_gates_by_parameter_count():
+    sizes = {n: count_parameters(build_network(n, 1, 1, hidden_size=8, num_layers=1))
+             for n in ("rnn", "lstm", "gru", "birnn")}
+    recurrent = {n: sizes[n] - (8 + 1) for n in ("rnn", "lstm", "gru")}  # minus the head
     assert recurrent["lstm"] == 4 * recurrent["rnn"] and recurrent["gru"] == 3 * recurrent["rnn"]
+    assert sizes["birnn"] - (16 + 1) == 2 * recurrent["rnn"]
 
 
 def test_unknown_network():
-    with pytest.raises(ValueError, match="choose one of rnn, lstm, gru"):
+    with pytest.raises(ValueError, match="choose one of rnn, jordan, lstm"):
         build_network("transformer", 1, 1)

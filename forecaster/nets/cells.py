@@ -1,0 +1,104 @@
+"""Hand-written recurrent layers for the variants torch has no fused kernel for.
+
+Each is vectorized over the batch: the input projection of all L steps is one matrix product,
+and only the recurrence runs as a Python loop over time.
+
+- `JordanRNN`: the previous step's *output* y_{t-1}, not the hidden state, is fed back:
+      h_t = tanh(W_x x_t + W_y y_{t-1} + b),   y_t = W_o h_t + b_o
+  Its memory is the low-dimensional output y (here `output_size`, default the number of
+  targets), which is what sets it apart from the Elman RNN.
+- `LoopLSTM`: the LSTM written out, gates in torch's order (input, forget, cell, output):
+      c_t = f_t * c_{t-1} + i_t * g_t,   h_t = o_t * tanh(c_t)
+  With `coupled=True` it is the CIFG LSTM: the input gate is tied to the forget gate,
+  i_t = 1 - f_t, so there is one gate fewer. With `coupled=False` and the same weights it
+  reproduces `torch.nn.LSTM` (tested to 1e-5).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class JordanRNN(nn.Module):
+    def __init__(self, n_features: int, hidden_size: int, output_size: int = 1, num_layers: int = 1,
+                 dropout: float = 0.0, nonlinearity: str = "tanh") -> None:
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.output_size = output_size
+        self.act = torch.tanh if nonlinearity == "tanh" else torch.relu
+        sizes = [n_features] + [hidden_size] * (num_layers - 1)
+        self.w_x = nn.ModuleList(nn.Linear(n, hidden_size) for n in sizes)
+        self.w_y = nn.ModuleList(nn.Linear(output_size, hidden_size, bias=False) for _ in sizes)
+        self.w_o = nn.ModuleList(nn.Linear(hidden_size, output_size) for _ in sizes)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, F) -> (B, L, D): the hidden sequence of the top layer."""
+        for i, (w_x, w_y, w_o) in enumerate(zip(self.w_x, self.w_y, self.w_o)):
+            if i:
+                x = self.dropout(x)
+            xp = w_x(x)  # (B, L, F) -> (B, L, D), all steps at once
+            y = x.new_zeros(x.shape[0], self.output_size)  # (B, O)
+            hs = []
+            for t in range(x.shape[1]):
+                h = self.act(xp[:, t] + w_y(y))  # (B, D)
+                y = w_o(h)  # (B, D) -> (B, O)
+                hs.append(h)
+            x = torch.stack(hs, dim=1)  # L x (B, D) -> (B, L, D)
+        return x
+
+
+class LoopLSTM(nn.Module):
+    def __init__(self, n_features: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
+                 coupled: bool = False) -> None:
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.coupled = coupled
+        gates = 3 if coupled else 4
+        sizes = [n_features] + [hidden_size] * (num_layers - 1)
+        self.weight_ih = nn.ParameterList(nn.Parameter(torch.empty(gates * hidden_size, n)) for n in sizes)
+        self.weight_hh = nn.ParameterList(nn.Parameter(torch.empty(gates * hidden_size, hidden_size)) for _ in sizes)
+        self.bias = nn.ParameterList(nn.Parameter(torch.empty(gates * hidden_size)) for _ in sizes)
+        self.dropout = nn.Dropout(dropout)
+        bound = 1 / math.sqrt(hidden_size)  # torch.nn.LSTM's initialization
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, F) -> (B, L, D): the hidden sequence of the top layer."""
+        B, L, _ = x.shape
+        D = self.hidden_size
+        for i, (w_ih, w_hh, b) in enumerate(zip(self.weight_ih, self.weight_hh, self.bias)):
+            if i:
+                x = self.dropout(x)
+            xp = x @ w_ih.T + b  # (B, L, F) -> (B, L, G*D), all steps at once
+            h = x.new_zeros(B, D)
+            c = x.new_zeros(B, D)
+            hs = []
+            for t in range(L):
+                z = xp[:, t] + h @ w_hh.T  # (B, G*D)
+                if self.coupled:
+                    f, g, o = z.split(D, dim=1)  # (B, 3D) -> 3 x (B, D)
+                    f = torch.sigmoid(f)
+                    i_gate = 1 - f
+                else:
+                    i_gate, f, g, o = z.split(D, dim=1)  # (B, 4D) -> 4 x (B, D)
+                    i_gate, f = torch.sigmoid(i_gate), torch.sigmoid(f)
+                c = f * c + i_gate * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                hs.append(h)
+            x = torch.stack(hs, dim=1)  # L x (B, D) -> (B, L, D)
+        return x
+
+    @torch.no_grad()
+    def load_from_torch_lstm(self, lstm: nn.LSTM) -> "LoopLSTM":
+        """Copy the weights of a `torch.nn.LSTM` (uncoupled only)."""
+        assert not self.coupled
+        for i in range(len(self.weight_ih)):
+            self.weight_ih[i].copy_(getattr(lstm, f"weight_ih_l{i}"))
+            self.weight_hh[i].copy_(getattr(lstm, f"weight_hh_l{i}"))
+            self.bias[i].copy_(getattr(lstm, f"bias_ih_l{i}") + getattr(lstm, f"bias_hh_l{i}"))
+        return self
