@@ -1,6 +1,7 @@
 """The `forecaster` command: a thin layer over the Python API.
 
     forecaster fit [--ticker AAPL | --dataset NAME | --csv FILE] [--config FILE] [flags]
+    forecaster compare --models rnn,lstm,gru [same flags as fit]
     forecaster datasets
 
 Bad input prints one line, `forecaster: error: <problem>; <fix>`, and exits with status 2.
@@ -13,7 +14,8 @@ import sys
 from typing import Any
 
 from forecaster import __version__
-from forecaster.config import FIELDS, load_yaml, make_config
+from forecaster.config import COMPARE_MODELS, FIELDS, load_yaml, make_config
+from forecaster.nets import NETWORKS
 from forecaster.errors import ForecasterError
 
 GROUPS = {"data": "data (one of --ticker, --dataset, --csv; default: the embedded AAPL prices)",
@@ -40,8 +42,26 @@ def build_parser() -> Parser:
                          "naive and drift, and write metrics.json and report.html to the run folder. "
                          "Flags override the --config file; the config's keys are the flag names "
                          "with underscores.")
-    fit.add_argument("--config", metavar="FILE", help="YAML file of settings (see configs/)")
-    groups = {k: fit.add_argument_group(v) for k, v in GROUPS.items()}
+    add_config_flags(fit)
+    compare = sub.add_parser("compare", help="train several networks on identical data and compare them",
+                             description="Train each of --models on the same windows, split, scaling "
+                             "and seed; write one report with every model against the baselines, "
+                             "gradient flow through time, gradient norms and attention maps. All other "
+                             "flags are those of `forecaster fit` and apply to every model.")
+    compare.add_argument("--models", default=",".join(COMPARE_MODELS), metavar="A,B,...",
+                         help=f"networks to compare, from {', '.join(NETWORKS)} "
+                              f"[default: {','.join(COMPARE_MODELS)}]")
+    add_config_flags(compare)
+
+    sub.add_parser("datasets", help="list the embedded datasets",
+                   description="List the real datasets shipped with forecaster (usable offline).")
+    return parser
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per FitConfig field, grouped, plus --config."""
+    parser.add_argument("--config", metavar="FILE", help="YAML file of settings (see configs/)")
+    groups = {k: parser.add_argument_group(v) for k, v in GROUPS.items()}
     for name, f in FIELDS.items():
         flag = "--" + name.replace("_", "-")
         default = f.default if f.default is not None else None
@@ -55,22 +75,36 @@ def build_parser() -> Parser:
     groups["training"].add_argument("--lr", dest="learning_rate", type=float, default=None,
                                     help=argparse.SUPPRESS)
 
-    sub.add_parser("datasets", help="list the embedded datasets",
-                   description="List the real datasets shipped with forecaster (usable offline).")
-    return parser
+
+def config_from(args: argparse.Namespace):
+    flags = {k: v for k, v in vars(args).items() if k in FIELDS and v is not None}
+    layers: list[dict[str, Any]] = []
+    if args.config:
+        layers.append(load_yaml(args.config))
+        make_config(layers[0], source=args.config)  # report the file's own mistakes first
+    return make_config(*layers, flags, source="the flags")
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from forecaster.run import fit
 
-    flags = {k: v for k, v in vars(args).items() if k in FIELDS and v is not None}
-    layers: list[dict[str, Any]] = []
-    if args.config:
-        layers.append(load_yaml(args.config))
-        cfg = make_config(layers[0], source=args.config)  # report the file's own mistakes first
-    cfg = make_config(*layers, flags, source="the flags")
-    result = fit(cfg)
+    result = fit(config_from(args))
     print_summary(result.metrics, str(result.report))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from forecaster.compare import check_models, compare
+
+    models = check_models([m.strip() for m in args.models.split(",") if m.strip()])
+    result = compare(config_from(args), models)
+    m = result.metrics
+    s = m["split"]
+    print(f"\n{m['data']['source']} · {len(models)} networks · test {s['test']['start']} → "
+          f"{s['test']['end']} · {s['windows']} windows · horizon {s['horizon']}")
+    print(result.table().to_string(float_format=lambda v: f"{v:.4g}", na_rep=""))
+    print(f"{m['summary']}.")
+    print(f"report: {result.report}")
     return 0
 
 
@@ -102,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return {"fit": cmd_fit, "datasets": cmd_datasets}[args.command](args)
+        return {"fit": cmd_fit, "compare": cmd_compare, "datasets": cmd_datasets}[args.command](args)
     except ForecasterError as err:
         print(f"forecaster: error: {err}", file=sys.stderr)
         return 2

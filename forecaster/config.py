@@ -76,6 +76,8 @@ class FitConfig:
 
 
 FIELDS = {f.name: f for f in fields(FitConfig)}
+# What `forecaster compare` trains when --models is not given.
+COMPARE_MODELS = ("rnn", "jordan", "lstm", "cifg", "gru", "seq2seq", "seq2seq-attn")
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

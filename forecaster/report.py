@@ -190,24 +190,30 @@ th:first-child,td:first-child{text-align:left} tr.model td{font-weight:600;backg
 """
 
 
-def write_report(path: str | Path, title: str, subtitle: str, series: pd.DataFrame, spans: dict,
-                 forecasts: pd.DataFrame, metrics: dict, history: dict, unit: str = "value",
-                 notes: list[str] | None = None) -> Path:
-    """Write the self-contained report.html (atomically) and return its path."""
-    figs = figures(series, spans, forecasts, metrics, history, unit)
-    won = metrics["mae_ratio_to_naive"] < 1
+def render_page(title: str, subtitle: str, verdict: str, good: bool, table_html: str,
+                figs: dict[str, go.Figure], notes: list[str] | None = None) -> str:
+    """One self-contained HTML page: plotly.js inlined once, then the verdict, table, figures."""
     parts = [f'<div class="figure" id="fig-{esc(name)}">'
              + fig.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True})
              + "</div>" for name, fig in figs.items()]
     note_html = "".join(f"<li>{esc(n)}</li>" for n in (notes or []))
-    page = f"""<!DOCTYPE html>
+    return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>{CSS}</style><script type="text/javascript">{get_plotlyjs()}</script></head>
 <body><h1>{esc(title)}</h1><p class="sub">{esc(subtitle)}</p>
-<div class="verdict {'win' if won else 'loss'}">{esc(metrics['verdict'])}.</div>
-<h2>Test-split metrics (original units)</h2>{metrics_table(metrics)}
+<div class="verdict {'win' if good else 'loss'}">{esc(verdict)}.</div>
+<h2>Test-split metrics (original units)</h2>{table_html}
 <p class="notes">MASE divides MAE by the in-sample MAE of the one-step naive forecast on the
 training rows. Baselines use only data up to each cutoff.</p>
 {''.join(parts)}
 <ul class="notes">{note_html}</ul></body></html>"""
+
+
+def write_report(path: str | Path, title: str, subtitle: str, series: pd.DataFrame, spans: dict,
+                 forecasts: pd.DataFrame, metrics: dict, history: dict, unit: str = "value",
+                 notes: list[str] | None = None) -> Path:
+    """Write the self-contained report.html of one model (atomically) and return its path."""
+    figs = figures(series, spans, forecasts, metrics, history, unit)
+    page = render_page(title, subtitle, metrics["verdict"], metrics["mae_ratio_to_naive"] < 1,
+                       metrics_table(metrics), figs, notes)
     return atomic_write_text(path, page)

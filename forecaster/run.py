@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import pandas as pd
 
 from forecaster import __version__
 from forecaster._io import atomic_write, atomic_write_text
 from forecaster.config import FitConfig, dump_yaml
 from forecaster.errors import ConfigError
+from forecaster.diagnostics import gradient_flow
 from forecaster.evaluate import baseline_forecasts, evaluate, forecast_frame
 from forecaster.frame import ValidFrame, validate_frame
 from forecaster.module import ForecastModule
@@ -114,12 +116,18 @@ def load_data(cfg: FitConfig) -> ValidFrame:
     return validate_frame(raw, targets, features, kind=kind, max_gap=cfg.max_gap, name=label)
 
 
-def run_dir_for(cfg: FitConfig) -> Path:
+def data_info(cfg: FitConfig, frame: ValidFrame, p: Prepared) -> dict:
+    return {"source": data_label(cfg), "kind": frame.kind, "rows": len(frame.data),
+            "inputs": p.input_names, "notes": frame.notes}
+
+
+def run_dir_for(cfg: FitConfig, what: str | None = None) -> Path:
     """The run folder; refuses to reuse a non-empty one unless overwrite is set."""
     if cfg.out:
         path = Path(cfg.out)
     else:
-        path = Path("runs") / f"{data_label(cfg).lower()}-{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = Path("runs") / f"{data_label(cfg).lower()}-{what or cfg.model}-{stamp}"
     if path.exists() and not path.is_dir():
         raise ConfigError(f"--out {path} is a file; choose a folder path")
     if path.is_dir() and any(path.iterdir()) and not cfg.overwrite:
@@ -128,35 +136,67 @@ def run_dir_for(cfg: FitConfig) -> Path:
     return path
 
 
-def fit(cfg: FitConfig, progress: bool = True) -> FitResult:
-    """Train the configured model and write its evaluation and report into the run folder."""
-    run_dir = run_dir_for(cfg)
-    trainer = make_trainer(run_dir, max_epochs=cfg.max_epochs, patience=cfg.patience,
-                           gradient_clip_val=cfg.gradient_clip_val, accelerator=cfg.accelerator,
-                           devices=cfg.devices, precision=cfg.precision, progress=progress)
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
+@dataclass
+class ModelRun:
+    """One trained network: its module, training record, test forecasts and metrics."""
+
+    name: str
+    module: ForecastModule
+    training: TrainResult
+    pred: np.ndarray  # (N, H, C) test forecasts in original units
+    metrics: dict
+    flow_init: np.ndarray | None = None  # gradient flow through time before training
+    flow_trained: np.ndarray | None = None  # and after
+
+
+def prepare_data(cfg: FitConfig) -> tuple[ValidFrame, Prepared, WindowDataModule]:
+    """Source, validation, split and scale, windows: everything before a network."""
     frame = load_data(cfg)
     p = prepare(frame, cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size,
                 transform=cfg.transform, calendar=cfg.calendar, stride=cfg.stride)
     data = WindowDataModule(p.inputs, p.targets, p.starts, p.lookback, p.horizon,
                             relative=p.relative, batch_size=cfg.batch_size, seed=cfg.seed)
-    network = build_network(cfg.model, **network_kwargs(cfg, p))
-    module = make_module(cfg, network)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    trained = train(module, data, trainer)
+    return frame, p, data
 
+
+def trainer_for(cfg: FitConfig, folder: Path, progress: bool) -> L.Trainer:
+    return make_trainer(folder, max_epochs=cfg.max_epochs, patience=cfg.patience,
+                        gradient_clip_val=cfg.gradient_clip_val, accelerator=cfg.accelerator,
+                        devices=cfg.devices, precision=cfg.precision, progress=progress)
+
+
+def fit_network(cfg: FitConfig, name: str, p: Prepared, data: WindowDataModule, trainer: L.Trainer,
+                probe: tuple | None = None) -> ModelRun:
+    """Seed, build network `name`, train it, forecast the test split and evaluate it.
+
+    With a `probe` batch (x, y), also measure the gradient flow before and after training.
+    """
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    network = build_network(name, **network_kwargs(cfg, p))
+    flow_init = gradient_flow(network, *probe) if probe else None
+    module = make_module(cfg, network)
+    trained = train(module, data, trainer)
+    flow_trained = gradient_flow(network, *probe) if probe else None
     pred = p.to_levels(predict(module, data, "test"), "test")
-    metrics = evaluate(p, pred, cfg.model, "test")
+    return ModelRun(name, module, trained, pred, evaluate(p, pred, name, "test"), flow_init, flow_trained)
+
+
+def fit(cfg: FitConfig, progress: bool = True) -> FitResult:
+    """Train the configured model and write its evaluation and report into the run folder."""
+    run_dir = run_dir_for(cfg)
+    trainer = trainer_for(cfg, run_dir, progress)  # bad trainer flags fail before any work
+    frame, p, data = prepare_data(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run = fit_network(cfg, cfg.model, p, data, trainer)
+    trained, metrics = run.training, run.metrics
     metrics["training"] = {"epochs": trained.epochs, "best_epoch": trained.best_epoch,
                            "seconds": round(trained.seconds, 2),
-                           "parameters": count_parameters(network),
+                           "parameters": count_parameters(run.module.network),
                            "train_loss": trained.train_loss, "val_loss": trained.val_loss}
-    metrics["data"] = {"source": data_label(cfg), "kind": frame.kind, "rows": len(frame.data),
-                       "inputs": p.input_names, "notes": frame.notes}
-    forecasts = forecast_frame(p, {cfg.model: pred, **baseline_forecasts(p, "test")}, "test")
-
+    metrics["data"] = data_info(cfg, frame, p)
+    forecasts = forecast_frame(p, {cfg.model: run.pred, **baseline_forecasts(p, "test")}, "test")
     result = FitResult(run_dir=run_dir, config=cfg, metrics=metrics, forecasts=forecasts,
-                       prepared=p, module=module, training=trained)
+                       prepared=p, module=run.module, training=trained)
     atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
     atomic_write_text(run_dir / "model.json", json.dumps(model_card(cfg, p), indent=2))
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))

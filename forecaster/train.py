@@ -16,6 +16,7 @@ import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
+from forecaster.diagnostics import GradNormHistory
 from forecaster.errors import ConfigError
 from forecaster.module import ForecastModule
 from forecaster.windows import WindowDataModule
@@ -42,6 +43,7 @@ class TrainResult:
     seconds: float
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
+    grad_norms: list[float] = field(default_factory=list)  # per training step, before clipping
 
 
 def make_trainer(run_dir: Path, max_epochs: int = 30, patience: int = 5,
@@ -53,7 +55,8 @@ def make_trainer(run_dir: Path, max_epochs: int = 30, patience: int = 5,
     Lightning's own objections to accelerator, devices or precision become a ConfigError.
     """
     callbacks = [ModelCheckpoint(dirpath=run_dir, filename="best", monitor="val_loss", mode="min",
-                                 save_top_k=1, enable_version_counter=False), LossHistory()]
+                                 save_top_k=1, enable_version_counter=False), LossHistory(),
+                 GradNormHistory()]
     if patience > 0:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=patience))
     if isinstance(devices, str) and devices.isdigit():
@@ -74,6 +77,7 @@ def train(module: ForecastModule, data: WindowDataModule, trainer: L.Trainer) ->
     """Fit `module` on `data`; restore the best epoch's weights into `module`."""
     best = trainer.checkpoint_callback
     history = next(c for c in trainer.callbacks if isinstance(c, LossHistory))
+    norms = next(c for c in trainer.callbacks if isinstance(c, GradNormHistory))
     started = time.perf_counter()
     trainer.fit(module, datamodule=data)
     seconds = time.perf_counter() - started
@@ -82,7 +86,8 @@ def train(module: ForecastModule, data: WindowDataModule, trainer: L.Trainer) ->
     module.load_state_dict(state)
     best_epoch = int(np.nanargmin(history.val)) + 1 if history.val else 0
     return TrainResult(checkpoint=path, best_epoch=best_epoch, epochs=len(history.val),
-                       seconds=seconds, train_loss=history.train, val_loss=history.val)
+                       seconds=seconds, train_loss=history.train, val_loss=history.val,
+                       grad_norms=norms.norms)
 
 
 @torch.inference_mode()

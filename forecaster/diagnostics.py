@@ -1,0 +1,55 @@
+"""Why gated cells beat the Elman RNN on long windows, measured. torch only, no pandas.
+
+- `gradient_flow`: for k = 1..L, the norm of the gradient of the forecast's loss with respect
+  to the input k steps before the cutoff, averaged over windows. Through an Elman RNN it
+  shrinks roughly geometrically with k (the product of L Jacobians W^T diag(tanh')): the
+  vanishing gradient. The LSTM's additive cell state and the GRU's update gate keep a path
+  along which it can stay up. (A weight with |w| > 1 makes it explode instead, which is what
+  gradient clipping caps.)
+- `GradNormHistory`: the total gradient norm of every training step, before clipping.
+- `attention_weights`: decoder step by encoder step, for attention models.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback
+from torch import nn
+
+
+def gradient_flow(network: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """(L,) mean over windows of ||d loss / d x_{cutoff-k+1}||, for k = 1..L (k=1: the last input)."""
+    was_training = network.training
+    network.eval()
+    x = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):  # cuDNN RNN backward needs train mode
+        pred = network(x)  # (B, L, F) -> (B, H, C)
+        per_window = ((pred - y) ** 2).mean(dim=(1, 2))  # (B,) each window's own loss
+        (grad,) = torch.autograd.grad(per_window.sum(), x)  # (B, L, F)
+    network.train(was_training)
+    norms = grad.norm(dim=2).mean(dim=0)  # (B, L, F) -> (B, L) -> (L,)
+    return norms.flip(0).cpu().numpy()  # index 0 = k=1, the step at the cutoff
+
+
+class GradNormHistory(Callback):
+    """Total gradient norm of each training step, measured before clipping."""
+
+    def __init__(self) -> None:
+        self.norms: list[float] = []
+
+    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                                 optimizer: torch.optim.Optimizer) -> None:
+        grads = [p.grad.detach().norm() for p in pl_module.parameters() if p.grad is not None]
+        self.norms.append(float(torch.stack(grads).norm()) if grads else 0.0)
+
+
+@torch.inference_mode()
+def attention_weights(network: nn.Module, x: torch.Tensor) -> np.ndarray | None:
+    """(B, H, L) attention of each decoder step over the encoder steps, or None."""
+    if not hasattr(network, "forward_with_attention"):
+        return None
+    network.eval()
+    _, weights = network.forward_with_attention(x)
+    return None if weights is None else weights.cpu().numpy()
