@@ -102,7 +102,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     s = m["split"]
     print(f"\n{m['data']['source']} · {len(models)} networks · test {s['test']['start']} → "
           f"{s['test']['end']} · {s['windows']} windows · horizon {s['horizon']}")
-    print(result.table().to_string(float_format=lambda v: f"{v:.4g}", na_rep=""))
+    table = result.table()
+    fmt = {"MAE": "{:.4g}", "vs naive %": "{:+.1f}%", "RMSE": "{:.4g}", "MASE": "{:.3f}",
+           "parameters": "{:,.0f}", "seconds": "{:.1f}", "best epoch": "{:.0f}"}
+    print(table.apply(lambda col: col.map(lambda v: "" if v != v else fmt[col.name].format(v))).to_string())
     print(f"{m['summary']}.")
     print(f"report: {result.report}")
     return 0

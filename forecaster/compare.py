@@ -120,10 +120,14 @@ def comparison_metrics(cfg: FitConfig, p: Prepared, runs: dict[str, ModelRun],
         if weights is not None:
             attention[name] = {"cutoffs": [str(c) for c in cutoffs], "weights": weights.tolist()}
     beaten = [n for n, m in models.items() if m["beats_naive"]]
+    best = min(models, key=lambda n: models[n]["MAE"])
+    margin = 100 * (models[best]["mae_ratio_to_naive"] - 1)
+    summary = (f"{len(beaten)} of {len(models)} models beat the naive last value"
+               + (f": {', '.join(beaten)}" if beaten else "")
+               + f"; the best, {best}, has an MAE {abs(margin):.1f}% "
+               + ("below" if margin < 0 else "above") + " naive")
     return {"models": models, "baselines": first["baselines"], "split": first["split"],
-            "beat_naive": beaten,
-            "summary": (f"{len(beaten)} of {len(models)} models beat the naive last value"
-                        + (f": {', '.join(beaten)}" if beaten else "")),
+            "beat_naive": beaten, "best": best, "summary": summary,
             "training": curves, "gradient_flow": flow, "grad_norms": norms,
             "gradient_clip_val": cfg.gradient_clip_val, "attention": attention}
 

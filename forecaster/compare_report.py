@@ -48,9 +48,9 @@ def overlay_figure(forecasts: pd.DataFrame, models: list[str], target: str, hori
                     args=[{"visible": [True] + [o == st for o in owners]}]) for st in steps]
     if len(steps) > 1:
         fig.update_layout(updatemenus=[dict(type="buttons", direction="right", buttons=buttons,
-                                            x=1.0, xanchor="right", y=1.18, yanchor="top")])
-    return _layout(fig, f"Held-out forecasts of {esc(target)} (click a legend entry to hide or show a model)",
-                   "time", unit)
+                                            x=1.0, xanchor="right", y=1.02, yanchor="bottom")])
+    return _layout(fig, f"Held-out forecasts of {esc(target)} (click a legend entry to hide or show it)",
+                   "time", unit, legend_right=True)
 
 
 def curves_figure(metrics: dict) -> go.Figure:
@@ -63,7 +63,8 @@ def curves_figure(metrics: dict) -> go.Figure:
         fig.add_trace(go.Scatter(x=epochs, y=c["train_loss"], name=f"{esc(name)} training",
                                  legendgroup=name, line=dict(color=colors[name], dash="dot")))
     fig.update_yaxes(type="log")
-    return _layout(fig, "Training (dotted) and validation (solid) loss", "epoch", "MSE, scaled units (log)")
+    return _layout(fig, "Training (dotted) and validation (solid) loss", "epoch",
+                   "MSE, scaled units (log)", legend_right=True)
 
 
 def flow_figure(metrics: dict) -> go.Figure:
@@ -76,8 +77,10 @@ def flow_figure(metrics: dict) -> go.Figure:
         fig.add_trace(go.Scatter(x=k, y=f["init"], name=f"{esc(name)} at init", legendgroup=name,
                                  line=dict(color=colors[name], dash="dot")))
     fig.update_yaxes(type="log", exponentformat="power")
-    return _layout(fig, "Gradient flow through time: |d loss / d input| k steps before the cutoff",
-                   "k (steps back from the cutoff)", "gradient norm (log)")
+    return _layout(fig, "Gradient flow through time: |d loss / d input| k steps before the cutoff"
+                        "<br><sup>solid: trained, dotted: at initialization; a line that stops has "
+                        "underflowed to 0 in float32</sup>",
+                   "k (steps back from the cutoff)", "gradient norm (log)", legend_right=True)
 
 
 def grad_norm_figure(metrics: dict) -> go.Figure:
@@ -92,7 +95,7 @@ def grad_norm_figure(metrics: dict) -> go.Figure:
                       annotation_text=f"clipping threshold {clip:g}: steps above it were scaled down")
     fig.update_yaxes(type="log")
     return _layout(fig, "Gradient norm per training step (before clipping)", "training step",
-                   "total gradient norm (log)")
+                   "total gradient norm (log)", legend_right=True)
 
 
 def attention_figure(name: str, att: dict) -> go.Figure:

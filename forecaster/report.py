@@ -29,10 +29,13 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white",
-                      height=420, margin=dict(l=70, r=20, t=60, b=50),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+def _layout(fig: go.Figure, title: str, x: str, y: str, legend_right: bool = False) -> go.Figure:
+    """Shared look. Figures with many traces put their legend at the right, not over the title."""
+    legend = (dict(orientation="v", yanchor="top", y=1.0, x=1.01, xanchor="left") if legend_right
+              else dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=esc(y), template="plotly_white",
+                      height=460 if legend_right else 420, margin=dict(l=70, r=20, t=60, b=50),
+                      legend=legend)
     return fig
 
 
