@@ -16,7 +16,7 @@ from typing import Any
 from forecaster import __version__
 from forecaster.config import COMPARE_MODELS, FIELDS, load_yaml, make_config
 from forecaster.nets import NETWORKS
-from forecaster.errors import ForecasterError
+from forecaster.errors import ConfigError, ForecasterError
 
 GROUPS = {"data": "data (one of --ticker, --dataset, --csv; default: the embedded AAPL prices)",
           "windows": "windows and splits", "model": "network", "training": "training (Lightning)",
@@ -42,6 +42,8 @@ def build_parser() -> Parser:
                          "naive and drift, and write metrics.json and report.html to the run folder. "
                          "Flags override the --config file; the config's keys are the flag names "
                          "with underscores.")
+    fit.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its last "
+                     "completed epoch, with its saved settings (flags given here override them)")
     add_config_flags(fit)
     compare = sub.add_parser("compare", help="train several networks on identical data and compare them",
                              description="Train each of --models on the same windows, split, scaling "
@@ -86,9 +88,15 @@ def config_from(args: argparse.Namespace):
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from forecaster.run import fit
+    from forecaster.run import fit, resume_config
 
-    result = fit(config_from(args))
+    if args.resume:
+        if args.config:
+            raise ConfigError("--resume uses the run's saved config.yaml; drop --config")
+        flags = {k: v for k, v in vars(args).items() if k in FIELDS and v is not None}
+        result = fit(resume_config(args.resume, flags), resume=True)
+    else:
+        result = fit(config_from(args))
     print_summary(result.metrics, str(result.report))
     return 0
 
@@ -142,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"fit": cmd_fit, "compare": cmd_compare, "datasets": cmd_datasets}[args.command](args)
     except ForecasterError as err:
         print(f"forecaster: error: {err}", file=sys.stderr)
-        return 2
+        return err.exit_code
     except KeyboardInterrupt:
         print("forecaster: interrupted", file=sys.stderr)
         return 130

@@ -91,7 +91,9 @@ def compare(cfg: FitConfig, models: list[str] | tuple[str, ...] = COMPARE_MODELS
     result = CompareResult(run_dir, cfg, metrics, forecasts, p, runs)
 
     from forecaster.compare_report import write_compare_report
-    atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg) + f"models: [{', '.join(models)}]\n")
+    # The models go in a comment, so that the file stays a valid --config for fit or compare.
+    atomic_write_text(run_dir / "config.yaml",
+                      f"# forecaster compare --models {','.join(models)}\n" + dump_yaml(cfg))
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     atomic_write(run_dir / "forecasts.csv", lambda tmp: forecasts.to_csv(tmp))
     write_compare_report(result.report, title=f"{data_label(cfg)}: {len(models)} networks compared",

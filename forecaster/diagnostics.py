@@ -44,6 +44,12 @@ class GradNormHistory(Callback):
         grads = [p.grad.detach().norm() for p in pl_module.parameters() if p.grad is not None]
         self.norms.append(float(torch.stack(grads).norm()) if grads else 0.0)
 
+    def state_dict(self) -> dict:
+        return {"norms": list(self.norms)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.norms = list(state["norms"])
+
 
 @torch.inference_mode()
 def attention_weights(network: nn.Module, x: torch.Tensor) -> np.ndarray | None:

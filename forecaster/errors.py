@@ -8,6 +8,8 @@ The CLI prints it without a traceback and exits with status 2.
 class ForecasterError(Exception):
     """Bad input or an unusable environment, with the fix in the message."""
 
+    exit_code = 2
+
 
 class DataError(ForecasterError):
     """The data cannot be used as given (missing column, duplicates, too short...)."""

@@ -1,7 +1,7 @@
 """The one LightningModule: loss, optimizer and logging around any network of `forecaster.nets`.
 
-Teacher forcing (for the seq2seq family) starts at `teacher_forcing` and is multiplied by
-`teacher_forcing_decay` after every epoch. Gradient clipping, early stopping and
+Teacher forcing (for the seq2seq family) is `teacher_forcing * teacher_forcing_decay ** epoch`.
+Checkpoints also hold torch's random state, so that a resumed run continues exactly. Gradient clipping, early stopping and
 checkpointing are Trainer settings and callbacks, configured in `forecaster.train`.
 """
 
@@ -22,7 +22,13 @@ class ForecastModule(L.LightningModule):
         self.weight_decay = weight_decay
         self.teacher_forcing = teacher_forcing
         self.teacher_forcing_decay = teacher_forcing_decay
+        self._loss_sum = 0.0
+        self._loss_count = 0
         self.save_hyperparameters(ignore=["network"])
+
+    @property
+    def teacher_forcing_ratio(self) -> float:
+        return self.teacher_forcing * self.teacher_forcing_decay ** self.current_epoch
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x)  # (B, L, F) -> (B, H, C)
@@ -30,7 +36,7 @@ class ForecastModule(L.LightningModule):
     def _loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         x, y = batch
         if self.training:
-            return F.mse_loss(self.network(x, target=y, teacher_forcing=self.teacher_forcing), y)
+            return F.mse_loss(self.network(x, target=y, teacher_forcing=self.teacher_forcing_ratio), y)
         return F.mse_loss(self(x), y)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
@@ -39,8 +45,23 @@ class ForecastModule(L.LightningModule):
                  batch_size=len(batch[0]))
         return loss
 
-    def on_train_epoch_end(self) -> None:
-        self.teacher_forcing *= self.teacher_forcing_decay
+    def on_train_epoch_start(self) -> None:
+        self._loss_sum, self._loss_count = 0.0, 0
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        self._loss_sum += float(outputs["loss"]) * len(batch[0])
+        self._loss_count += len(batch[0])
+
+    def epoch_train_loss(self) -> float:
+        """Mean training loss of the current epoch so far."""
+        return self._loss_sum / self._loss_count if self._loss_count else float("nan")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["torch_rng_state"] = torch.get_rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "torch_rng_state" in checkpoint:
+            torch.set_rng_state(checkpoint["torch_rng_state"])
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self.log("val_loss", self._loss(batch), on_epoch=True, prog_bar=True,

@@ -1,7 +1,8 @@
 """`fit`: source -> frame validation -> split and scale -> windows -> model -> evaluation -> report.
 
 Everything a run produces lands in its run folder: config.yaml (resolved settings),
-model.json (network and scaling, for reloading), best.ckpt (the best epoch's checkpoint),
+model.json (network and scaling, for reloading), checkpoints/ (best.ckpt, the best epoch,
+and last.ckpt, the last completed one),
 metrics.json, forecasts.csv (every test forecast with its real timestamp) and report.html.
 """
 
@@ -15,10 +16,11 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import pandas as pd
+import torch
 
 from forecaster import __version__
 from forecaster._io import atomic_write, atomic_write_text
-from forecaster.config import FitConfig, dump_yaml
+from forecaster.config import FitConfig, dump_yaml, load_yaml, make_config
 from forecaster.errors import ConfigError
 from forecaster.diagnostics import gradient_flow
 from forecaster.evaluate import baseline_forecasts, evaluate, forecast_frame
@@ -166,7 +168,7 @@ def trainer_for(cfg: FitConfig, folder: Path, progress: bool) -> L.Trainer:
 
 
 def fit_network(cfg: FitConfig, name: str, p: Prepared, data: WindowDataModule, trainer: L.Trainer,
-                probe: tuple | None = None) -> ModelRun:
+                probe: tuple | None = None, resume_from: Path | None = None) -> ModelRun:
     """Seed, build network `name`, train it, forecast the test split and evaluate it.
 
     With a `probe` batch (x, y), also measure the gradient flow before and after training.
@@ -175,19 +177,28 @@ def fit_network(cfg: FitConfig, name: str, p: Prepared, data: WindowDataModule, 
     network = build_network(name, **network_kwargs(cfg, p))
     flow_init = gradient_flow(network, *probe) if probe else None
     module = make_module(cfg, network)
-    trained = train(module, data, trainer)
+    trained = train(module, data, trainer, resume_from)
     flow_trained = gradient_flow(network, *probe) if probe else None
     pred = p.to_levels(predict(module, data, "test"), "test")
     return ModelRun(name, module, trained, pred, evaluate(p, pred, name, "test"), flow_init, flow_trained)
 
 
-def fit(cfg: FitConfig, progress: bool = True) -> FitResult:
-    """Train the configured model and write its evaluation and report into the run folder."""
-    run_dir = run_dir_for(cfg)
+CARD_FORMAT = 1  # bump when model.json or the checkpoint layout changes incompatibly
+
+
+def fit(cfg: FitConfig, progress: bool = True, resume: bool = False) -> FitResult:
+    """Train the configured model and write its evaluation and report into the run folder.
+
+    With `resume`, continue the interrupted run in `cfg.out` from its last completed epoch.
+    """
+    run_dir = Path(cfg.out) if resume else run_dir_for(cfg)
+    last = check_resumable(run_dir) if resume else None
     trainer = trainer_for(cfg, run_dir, progress)  # bad trainer flags fail before any work
     frame, p, data = prepare_data(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
-    run = fit_network(cfg, cfg.model, p, data, trainer)
+    atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
+    atomic_write_text(run_dir / "model.json", json.dumps(model_card(cfg, p), indent=2))
+    run = fit_network(cfg, cfg.model, p, data, trainer, resume_from=last)
     trained, metrics = run.training, run.metrics
     metrics["training"] = {"epochs": trained.epochs, "best_epoch": trained.best_epoch,
                            "seconds": round(trained.seconds, 2),
@@ -197,8 +208,6 @@ def fit(cfg: FitConfig, progress: bool = True) -> FitResult:
     forecasts = forecast_frame(p, {cfg.model: run.pred, **baseline_forecasts(p, "test")}, "test")
     result = FitResult(run_dir=run_dir, config=cfg, metrics=metrics, forecasts=forecasts,
                        prepared=p, module=run.module, training=trained)
-    atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
-    atomic_write_text(run_dir / "model.json", json.dumps(model_card(cfg, p), indent=2))
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     atomic_write(run_dir / "forecasts.csv", lambda tmp: forecasts.to_csv(tmp))
     write_report(result.report, title=f"{data_label(cfg)}: {cfg.model} forecast",
@@ -208,6 +217,46 @@ def fit(cfg: FitConfig, progress: bool = True) -> FitResult:
                  series=result.series, spans=result.spans, forecasts=forecasts, metrics=metrics,
                  history=result.history, unit=result.unit, notes=frame.notes)
     return result
+
+
+def resume_config(run: str | Path, flags: dict) -> FitConfig:
+    """The saved config of an interrupted run, with `flags` (e.g. max_epochs) on top."""
+    run_dir = Path(run)
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"{run_dir} is not a run folder (no config.yaml); give the --out folder "
+                          "of an interrupted `forecaster fit`")
+    saved = load_yaml(run_dir / "config.yaml")
+    return make_config(saved, {**flags, "out": str(run_dir), "overwrite": True},
+                       source=str(run_dir / "config.yaml"))
+
+
+def check_resumable(run_dir: Path) -> Path:
+    """`last.ckpt` of the run, checked to load without running code and to match this version."""
+    card_path, last = run_dir / "model.json", run_dir / "checkpoints" / "last.ckpt"
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ConfigError(f"{card_path} is missing or corrupt; this run cannot be resumed, start "
+                          "a new one") from None
+    if card.get("format") != CARD_FORMAT:
+        raise ConfigError(f"{run_dir} was written by forecaster {card.get('forecaster_version', '?')} "
+                          f"in an incompatible format; start a new run with this version")
+    if not last.is_file():
+        raise ConfigError(f"{run_dir} has no last.ckpt: no epoch finished before it stopped; start "
+                          "it again instead of resuming")
+    load_checkpoint(last)
+    return last
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint, loaded with `weights_only=True`: tensors and plain data, never code."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # corrupt, truncated, or a pickle that wants to run code
+        first = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+        raise ConfigError(f"checkpoint {path} cannot be loaded safely ({type(err).__name__}: "
+                          f"{first}); it is corrupt or not a forecaster checkpoint, start a new run"
+                          ) from None
 
 
 def network_kwargs(cfg: FitConfig, p: Prepared) -> dict:
@@ -226,7 +275,7 @@ def make_module(cfg: FitConfig, network) -> ForecastModule:
 
 def model_card(cfg: FitConfig, p: Prepared) -> dict:
     """What it takes to rebuild the network and map new data into its space."""
-    return {"forecaster_version": __version__, "network": cfg.model,
+    return {"format": CARD_FORMAT, "forecaster_version": __version__, "network": cfg.model,
             "network_kwargs": network_kwargs(cfg, p),
             "lookback": p.lookback, "horizon": p.horizon, "transform": p.transform,
             "calendar": cfg.calendar, "inputs": p.input_names, "targets": p.target_names,

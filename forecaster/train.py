@@ -1,11 +1,19 @@
 """Training and batched prediction with a Lightning Trainer. No pandas here.
 
-Gradient clipping (on by default), early stopping on the validation loss, and a checkpoint of
-the best epoch, whose weights are restored before anything is predicted.
+Gradient clipping (on by default), early stopping on the validation loss, a checkpoint of the
+best epoch (whose weights are restored before anything is predicted) and of the last
+completed epoch (`last.ckpt`, to resume from). Faults:
+
+- A NaN or infinite training loss stops training at once with `TrainingDiverged`, which names
+  the likely causes; the checkpoints of earlier epochs are kept.
+- Ctrl-C or SIGTERM stops training with `TrainingInterrupted`, which says how to resume;
+  `last.ckpt` holds the last completed epoch. Resuming from it repeats the interrupted epoch
+  and reaches the same weights as an uninterrupted run with the same seed.
 """
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,22 +25,51 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 from forecaster.diagnostics import GradNormHistory
-from forecaster.errors import ConfigError
+from forecaster.errors import ConfigError, ForecasterError
 from forecaster.module import ForecastModule
 from forecaster.windows import WindowDataModule
 
 
+class TrainingDiverged(ForecasterError):
+    """The training loss became NaN or infinite."""
+
+
+class TrainingInterrupted(ForecasterError):
+    """Ctrl-C or SIGTERM during training."""
+
+    exit_code = 130
+
+
 class LossHistory(Callback):
-    """Records the mean training and validation loss of every epoch."""
+    """Mean training and validation loss of every epoch; saved in checkpoints."""
 
     def __init__(self) -> None:
         self.train: list[float] = []
         self.val: list[float] = []
 
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        m = trainer.callback_metrics
-        self.train.append(float(m["train_loss"]) if "train_loss" in m else float("nan"))
-        self.val.append(float(m["val_loss"]) if "val_loss" in m else float("nan"))
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Runs before the checkpoint callbacks, so a checkpoint holds its own epoch's losses.
+        if trainer.sanity_checking:
+            return
+        self.train.append(pl_module.epoch_train_loss())
+        self.val.append(float(trainer.callback_metrics.get("val_loss", float("nan"))))
+
+    def state_dict(self) -> dict:
+        return {"train": list(self.train), "val": list(self.val)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.train, self.val = list(state["train"]), list(state["val"])
+
+
+class FiniteLoss(Callback):
+    """Stops at the first NaN or infinite training loss instead of training on garbage."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"training loss became {float(loss)} at epoch {trainer.current_epoch + 1}, "
+                f"step {batch_idx + 1}")
 
 
 @dataclass
@@ -49,14 +86,15 @@ class TrainResult:
 def make_trainer(run_dir: Path, max_epochs: int = 30, patience: int = 5,
                  gradient_clip_val: float = 1.0, accelerator: str = "auto",
                  devices: str | int = "auto", precision: str = "32-true",
-                 progress: bool = True) -> L.Trainer:
-    """A Trainer with clipping, early stopping and a best-epoch checkpoint in `run_dir`.
+                 progress: bool = True, callbacks: list[Callback] | None = None) -> L.Trainer:
+    """A Trainer with clipping, early stopping, and best and last checkpoints in
+    `run_dir/checkpoints/`.
 
     Lightning's own objections to accelerator, devices or precision become a ConfigError.
     """
-    callbacks = [ModelCheckpoint(dirpath=run_dir, filename="best", monitor="val_loss", mode="min",
-                                 save_top_k=1, enable_version_counter=False), LossHistory(),
-                 GradNormHistory()]
+    checkpoint = ModelCheckpoint(dirpath=Path(run_dir) / "checkpoints", filename="best", monitor="val_loss", mode="min",
+                                 save_top_k=1, save_last=True, enable_version_counter=False)
+    callbacks = [checkpoint, LossHistory(), GradNormHistory(), FiniteLoss(), *(callbacks or [])]
     if patience > 0:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=patience))
     if isinstance(devices, str) and devices.isdigit():
@@ -73,13 +111,29 @@ def make_trainer(run_dir: Path, max_epochs: int = 30, patience: int = 5,
                           "--devices and --precision") from None
 
 
-def train(module: ForecastModule, data: WindowDataModule, trainer: L.Trainer) -> TrainResult:
-    """Fit `module` on `data`; restore the best epoch's weights into `module`."""
+def train(module: ForecastModule, data: WindowDataModule, trainer: L.Trainer,
+          resume_from: Path | None = None) -> TrainResult:
+    """Fit `module` on `data` (from `resume_from` if given); restore the best epoch's weights."""
     best = trainer.checkpoint_callback
+    run_dir = Path(best.dirpath).parent
     history = next(c for c in trainer.callbacks if isinstance(c, LossHistory))
     norms = next(c for c in trainer.callbacks if isinstance(c, GradNormHistory))
     started = time.perf_counter()
-    trainer.fit(module, datamodule=data)
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=resume_from)
+    except TrainingDiverged as err:
+        kept = (f"the best epoch so far is kept in {best.best_model_path}" if best.best_model_path
+                else "no epoch finished, so no checkpoint was kept")
+        raise TrainingDiverged(f"{err}; likely causes: a learning rate too high (try --learning-rate "
+                               "1e-4), exploding gradients (lower --gradient-clip-val) or extreme "
+                               f"values in the data; {kept}") from None
+    except (KeyboardInterrupt, SystemExit) as err:  # Lightning turns Ctrl-C into sys.exit(1)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning ignored further ^C
+        last = Path(best.dirpath) / "last.ckpt"
+        where = (f"the last completed epoch is saved in {last}; continue with "
+                 f"`forecaster fit --resume {run_dir}`") if last.is_file() else \
+            "no epoch had finished, so there is nothing to resume; run it again"
+        raise TrainingInterrupted(f"training interrupted ({type(err).__name__}); {where}") from None
     seconds = time.perf_counter() - started
     path = Path(best.best_model_path)
     state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]

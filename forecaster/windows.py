@@ -9,10 +9,12 @@ series with one indexing operation. `window_view` exposes all windows as a zero-
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler
 
 
 def window_view(series: torch.Tensor, length: int) -> torch.Tensor:
@@ -51,6 +53,21 @@ class WindowDataset(Dataset):
         return x, y
 
 
+class EpochShuffle(Sampler):
+    """A permutation of range(n) drawn from (seed, epoch): the order of epoch e is the same
+    whether or not training was interrupted and resumed before it."""
+
+    def __init__(self, n: int, seed: int, epoch: Callable[[], int]) -> None:
+        self.n, self.seed, self.epoch = n, seed, epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch())
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
+
 class WindowDataModule(L.LightningDataModule):
     """Train, validation, test and predict loaders over the windows of one prepared series."""
 
@@ -82,12 +99,14 @@ class WindowDataModule(L.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         ds = self.dataset(split)
         if shuffle:
-            generator = torch.Generator().manual_seed(self.seed)
-            order = RandomSampler(ds, generator=generator)
+            order = EpochShuffle(len(ds), self.seed, self._epoch)
         else:
             order = SequentialSampler(ds)
         return DataLoader(ds, sampler=BatchSampler(order, self.batch_size, drop_last=False),
                           batch_size=None)
+
+    def _epoch(self) -> int:
+        return self.trainer.current_epoch if self.trainer is not None else 0
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -30,7 +30,8 @@ def test_fit_on_the_default_embedded_stock_writes_a_sane_run(tmp_path, capsys):
     out = tmp_path / "run"
     code, stdout, err = run(capsys, ["fit", "--out", str(out), *FAST, "--seed", "3"])
     assert code == 0, err
-    for name in ["report.html", "metrics.json", "config.yaml", "model.json", "forecasts.csv", "best.ckpt"]:
+    for name in ["report.html", "metrics.json", "config.yaml", "model.json", "forecasts.csv",
+                 "checkpoints/best.ckpt", "checkpoints/last.ckpt"]:
         assert (out / name).is_file(), name
     m = json.loads((out / "metrics.json").read_text())
     assert m["model"]["name"] == "lstm" and m["data"]["source"] == "aapl"

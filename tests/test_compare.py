@@ -26,7 +26,7 @@ def test_compare_cli_writes_one_report_naming_every_model(tmp_path, capsys):
     html = (out / "report.html").read_text()
     for name in models:
         assert f">{name}<" in html and name in stdout  # in the table of the report and the summary
-        assert (out / name / "best.ckpt").is_file()
+        assert (out / name / "checkpoints" / "best.ckpt").is_file()
         assert len(m["gradient_flow"][name]["init"]) == 16 == len(m["gradient_flow"][name]["trained"])
         assert len(m["grad_norms"][name]) > 0
     for fig in ["fig-series", "fig-overlay:Close", "fig-curves", "fig-gradient_flow",

@@ -1,0 +1,191 @@
+"""Faults in training, resuming, and files that must not run code or break pages."""
+
+import json
+import os
+import pickle
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+
+import yahoo_fake
+from forecaster.cli import main
+from forecaster.config import FitConfig
+from forecaster.errors import ConfigError
+from forecaster.run import fit, load_checkpoint, resume_config
+from forecaster.sources import fetch_prices
+from forecaster.train import TrainingDiverged, TrainingInterrupted
+
+FAST = dict(dataset="ibm", hidden_size=8, num_layers=1, lookback=16, horizon=3, patience=0)
+
+
+class InterruptAt(Callback):
+    """Raise KeyboardInterrupt (what Ctrl-C does) at a given epoch and batch."""
+
+    def __init__(self, epoch: int, batch: int) -> None:
+        self.epoch, self.batch = epoch, batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            raise KeyboardInterrupt
+
+
+def _weights(run_dir):
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+
+@pytest.mark.parametrize("model", ["gru", "seq2seq"])  # seq2seq draws random teacher forcing
+def test_interrupted_and_resumed_run_reaches_the_same_weights(tmp_path, monkeypatch, model):
+    cfg = dict(FAST, model=model, max_epochs=4, seed=5, dropout=0.0)
+    whole = fit(FitConfig(**cfg, out=str(tmp_path / "whole")), progress=False)
+
+    import forecaster.run as run_module
+    real = run_module.trainer_for
+    monkeypatch.setattr(run_module, "trainer_for", lambda c, d, p: real_with(real, c, d, p))
+    with pytest.raises(TrainingInterrupted, match="--resume .*cut"):
+        fit(FitConfig(**cfg, out=str(tmp_path / "cut")), progress=False)
+    monkeypatch.setattr(run_module, "trainer_for", real)
+    resumed = fit(resume_config(tmp_path / "cut", {}), progress=False, resume=True)
+
+    a, b = _weights(tmp_path / "whole"), _weights(tmp_path / "cut")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed.metrics["model"]["MAE"] == whole.metrics["model"]["MAE"]
+    assert resumed.training.val_loss == whole.training.val_loss  # history survives the resume
+
+
+def real_with(real, cfg, folder, progress):
+    trainer = real(cfg, folder, progress)
+    trainer.callbacks.insert(0, InterruptAt(epoch=2, batch=3))
+    return trainer
+
+
+def test_interrupt_message_through_the_cli(tmp_path, capsys, monkeypatch):
+    import forecaster.run as run_module
+    real = run_module.trainer_for
+    monkeypatch.setattr(run_module, "trainer_for", lambda c, d, p: real_with(real, c, d, p))
+    out = tmp_path / "run"
+    code = main(["fit", "--dataset", "ibm", "--max-epochs", "4", "--hidden-size", "8",
+                 "--num-layers", "1", "--lookback", "16", "--out", str(out), "--no-calendar"])
+    err = capsys.readouterr().err
+    assert code == 130 and "training interrupted" in err and f"--resume {out}" in err
+    assert len(err.strip().splitlines()) == 1 and (out / "checkpoints" / "last.ckpt").is_file()
+    assert (out / "config.yaml").is_file() and not (out / "metrics.json").exists()
+    monkeypatch.setattr(run_module, "trainer_for", real)
+    assert main(["fit", "--resume", str(out)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["training"]["epochs"] == 4
+
+
+def test_nan_loss_stops_with_causes_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    out = tmp_path / "nan"
+    # A learning rate of 1e30 without clipping overflows float32 within a few steps.
+    code = main(["fit", "--dataset", "ibm", "--model", "rnn", "--learning-rate", "1e30",
+                 "--gradient-clip-val", "0", "--max-epochs", "3", "--hidden-size", "8",
+                 "--num-layers", "1", "--lookback", "16", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "training loss became" in err and "learning rate" in err
+    assert "exploding gradients" in err and len(err.strip().splitlines()) == 1
+
+
+def test_diverged_after_a_good_epoch_names_the_kept_checkpoint(tmp_path, monkeypatch):
+    import forecaster.run as run_module
+    real = run_module.trainer_for
+
+    class PoisonAt(Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if trainer.current_epoch == 1 and batch_idx == 2:
+                with torch.no_grad():
+                    next(pl_module.parameters()).fill_(float("nan"))
+
+    def trainer_for(c, d, p):
+        t = real(c, d, p)
+        t.callbacks.insert(0, PoisonAt())
+        return t
+
+    monkeypatch.setattr(run_module, "trainer_for", trainer_for)
+    with pytest.raises(TrainingDiverged, match="epoch 2.*best epoch so far is kept in .*best.ckpt"):
+        fit(FitConfig(**FAST, max_epochs=3, out=str(tmp_path / "r")), progress=False)
+    kept = torch.load(tmp_path / "r" / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
+    assert all(torch.isfinite(v).all() for v in kept.values())
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /tmp/forecaster_pwned",))
+
+
+def test_a_crafted_pickle_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "evil.ckpt"
+    with open(path, "wb") as fh:
+        pickle.dump({"state_dict": Exploit()}, fh)
+    with pytest.raises(ConfigError, match="cannot be loaded safely"):
+        load_checkpoint(path)
+    assert not os.path.exists("/tmp/forecaster_pwned")
+
+
+@pytest.mark.parametrize("damage, match", [
+    (lambda run: (run / "checkpoints" / "last.ckpt").write_bytes(b"\x80\x04truncated"), "cannot be loaded safely"),
+    (lambda run: (run / "checkpoints" / "last.ckpt").unlink(), "no last.ckpt"),
+    (lambda run: (run / "model.json").write_text("{not json"), "missing or corrupt"),
+    (lambda run: (run / "model.json").write_text(json.dumps({"format": 999, "forecaster_version": "9.0"})),
+     "incompatible format"),
+    (lambda run: (run / "config.yaml").unlink(), "not a run folder"),
+])
+def test_bad_run_folders_cannot_be_resumed(tmp_path, capsys, damage, match):
+    run = tmp_path / "run"
+    assert main(["fit", "--dataset", "ibm", "--max-epochs", "1", "--hidden-size", "8",
+                 "--num-layers", "1", "--lookback", "16", "--out", str(run)]) == 0
+    damage(run)
+    capsys.readouterr()
+    assert main(["fit", "--resume", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert match in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_of_a_folder_that_does_not_exist(tmp_path, capsys):
+    assert main(["fit", "--resume", str(tmp_path / "nope")]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+
+
+def test_config_files_cannot_build_python_objects(tmp_path, capsys):
+    cfg = tmp_path / "evil.yaml"
+    cfg.write_text("model: !!python/object/apply:os.system ['echo pwned > /tmp/forecaster_pwned']\n")
+    assert main(["fit", "--config", str(cfg)]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+    assert not os.path.exists("/tmp/forecaster_pwned")
+
+
+def test_report_escapes_strings_from_data(tmp_path, capsys):
+    evil = "</script><script>alert(1)</script>"
+    n = 600
+    idx = pd.date_range("2024-01-01", periods=n, freq="h")
+    frame = pd.DataFrame({"ts": idx, evil: np.sin(np.arange(n) / 5) + 10})
+    csv = tmp_path / "evil.csv"
+    frame.to_csv(csv, index=False)
+    out = tmp_path / "run"
+    code = main(["fit", "--csv", str(csv), "--time-col", "ts", "--target", evil, "--max-epochs", "1",
+                 "--hidden-size", "8", "--num-layers", "1", "--lookback", "24", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    html = (out / "report.html").read_text()
+    assert "<script>alert(1)</script>" not in html
+    assert html.count("<script") == html.count("</script>")  # no tag was broken out of
+
+
+def test_two_processes_on_one_ticker_download_once(monkeypatch):
+    calls = yahoo_fake.install(monkeypatch, {"IBM": yahoo_fake.raw_stock("IBM")})
+    results, start = [], threading.Barrier(2)
+
+    def worker():
+        start.wait()
+        results.append(fetch_prices("IBM"))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 2 and results[0].equals(results[1])
+    chart_calls = [c for c in calls if "/v8/finance/chart/IBM" in c]
+    assert len(chart_calls) <= 2  # one download (yfinance asks for the time zone, then prices)
