@@ -189,3 +189,77 @@ def test_two_processes_on_one_ticker_download_once(monkeypatch):
     assert len(results) == 2 and results[0].equals(results[1])
     chart_calls = [c for c in calls if "/v8/finance/chart/IBM" in c]
     assert len(chart_calls) <= 2  # one download (yfinance asks for the time zone, then prices)
+
+
+def _hourly_csv(n=400, value=lambda i: f"{np.sin(i / 4):.4f}"):
+    idx = pd.date_range("2024-01-01", periods=n, freq="h")
+    return "ts,temp\n" + "".join(f"{t},{value(i)}\n" for i, t in enumerate(idx))
+
+
+BAD_CSVS = {
+    "empty": ("", "is empty"),
+    "no header": ("2024-01-01 00:00,1.0\n2024-01-01 01:00,2.0\n", "has no header row"),
+    "no time column": ("when,temp\n2024-01-01,1\n", "no column 'ts'"),
+    "no target column": ("ts,humid\n2024-01-01,1\n", "no column 'temp'"),
+    "unparseable timestamp": ("ts,temp\n2024-01-01,1\nyesterday,2\n", "unparseable timestamp 'yesterday'"),
+    "mixed time zones": ("ts,temp\n2024-01-01T00:00+00:00,1\n2024-01-01 01:00,2\n", "mixes timestamps"),
+    "duplicate timestamps": ("ts,temp\n2024-01-01,1\n2024-01-01,2\n2024-01-02,3\n", "duplicate timestamp"),
+    "unsorted timestamps": ("ts,temp\n2024-01-02,1\n2024-01-01,2\n2024-01-03,3\n", "not sorted"),
+    "non-numeric target": ("ts,temp\n2024-01-01,1\n2024-01-02,warm\n", "not numeric (value 'warm')"),
+    "constant target": (_hourly_csv(value=lambda i: "5"), "is constant"),
+    "infinity": (_hourly_csv(value=lambda i: "inf" if i == 7 else "1.5"), "infinite values"),
+    "only NaN": (_hourly_csv(value=lambda i: ""), "all missing"),
+    "too short": (_hourly_csv(n=50), "too short"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CSVS)
+def test_bad_csv_one_line_error_nothing_written(tmp_path, capsys, case):
+    text, match = BAD_CSVS[case]
+    csv = tmp_path / "log.csv"
+    csv.write_text(text)
+    out = tmp_path / "run"
+    code = main(["fit", "--csv", str(csv), "--time-col", "ts", "--target", "temp", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and match in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_sigterm_keeps_the_last_epoch_and_says_how_to_resume(tmp_path, monkeypatch):
+    import signal
+
+    import forecaster.run as run_module
+    real = run_module.trainer_for
+
+    class TermAt(Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if trainer.current_epoch == 1 and batch_idx == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    def trainer_for(c, d, p):
+        t = real(c, d, p)
+        t.callbacks.insert(0, TermAt())
+        return t
+
+    monkeypatch.setattr(run_module, "trainer_for", trainer_for)
+    out = tmp_path / "term"
+    with pytest.raises(TrainingInterrupted, match="SIGTERM|SystemExit"):
+        fit(FitConfig(**FAST, max_epochs=3, out=str(out)), progress=False)
+    assert (out / "checkpoints" / "last.ckpt").is_file()
+    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 0
+
+
+def test_atomic_write_leaves_the_old_file_when_the_writer_crashes(tmp_path):
+    from forecaster._io import atomic_write, atomic_write_text
+
+    target = tmp_path / "metrics.json"
+    atomic_write_text(target, "old")
+
+    def crash(tmp):
+        tmp.write_text("half-writ")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, crash)
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]

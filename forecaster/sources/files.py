@@ -40,6 +40,9 @@ def load_file(path: str | Path, time_col: str | None = None, columns: list[str] 
     if raw.empty or len(raw.columns) < 2:
         raise DataError(f"{path} has no data rows or fewer than 2 columns; it needs a time column "
                         "and at least one value column, with a header row")
+    if _looks_like_data(raw.columns):
+        raise DataError(f"{path} has no header row (its first line is {', '.join(map(str, raw.columns))}); "
+                        "add a line of column names, e.g. ts,temp")
     time_col = time_col or str(raw.columns[0])
     wanted = [time_col, *(columns or [])]
     missing = [c for c in wanted if c not in raw.columns]
@@ -76,6 +79,17 @@ def parse_times(values: pd.Series, tz: str | None = None, what: str = "time colu
     elif index.tz is not None:
         index = index.tz_convert("UTC")
     return index.rename(values.name)
+
+
+def _looks_like_data(columns: pd.Index) -> bool:
+    """A header whose first name is a timestamp and all others numbers is a data row."""
+    names = [str(c) for c in columns]
+    try:
+        pd.Timestamp(names[0])
+        [float(n) for n in names[1:]]
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _first_unparseable(values: pd.Series) -> str:
