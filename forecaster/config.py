@@ -58,6 +58,7 @@ class FitConfig:
     teacher_forcing: float = _f(0.5, "seq2seq family: chance of feeding the true previous value in training", "model")
     teacher_forcing_decay: float = _f(0.9, "multiply the teacher-forcing ratio by this after each epoch", "model")
     # training
+    loss: str = _f("mse", "mse (point forecast) or gaussian (mean and standard deviation, likelihood intervals)", "training")
     learning_rate: float = _f(1e-3, "Adam learning rate", "training")
     weight_decay: float = _f(0.0, "Adam weight decay", "training")
     max_epochs: int = _f(30, "epochs at most (early stopping may end sooner)", "training")
@@ -148,7 +149,7 @@ def check_config(cfg: FitConfig) -> None:
         raise ConfigError(f"give one data source, not {' and '.join('--' + g for g in given)}")
     if cfg.model not in NETWORKS:
         raise ConfigError(f"unknown model {cfg.model!r}; choose one of {', '.join(NETWORKS)}")
-    choices = {"nonlinearity": ("tanh", "relu"), "cell": ("rnn", "lstm", "gru"),
+    choices = {"nonlinearity": ("tanh", "relu"), "cell": ("rnn", "lstm", "gru"), "loss": ("mse", "gaussian"),
                "attention": ("additive", "dot")}
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:

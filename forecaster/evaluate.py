@@ -17,7 +17,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecaster.prepare import Prepared
+from forecaster.intervals import (CALIBRATION_LEVELS, LEVELS, conformal_interval, conformal_quantile,
+                                  coverage, gaussian_interval, score_scale, scores as nonconformity)
+from forecaster.prepare import Prepared, to_levels
 
 BASELINES = ("naive", "seasonal_naive", "drift")
 METRICS = ("MAE", "RMSE", "sMAPE", "MASE")
@@ -123,3 +125,51 @@ def forecast_frame(p: Prepared, forecasts: dict[str, np.ndarray], split: str = "
         cols[name] = f.reshape(-1)  # (N, H, C) -> (N*H*C,)
     index = pd.MultiIndex.from_arrays([cutoff.rename("cutoff"), stamps.rename("timestamp")])
     return pd.DataFrame(cols, index=index)
+
+
+def gaussian_bounds(p: Prepared, split: str, mean: np.ndarray, std: np.ndarray,
+                    level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Model-space Gaussian (N, H, C) -> interval bounds in original units."""
+    anchor = p.levels[p.cutoffs(split)]
+    if p.transform == "log_return":  # returns add up: std of the cumulative return (independent steps)
+        cum_std = np.sqrt(np.cumsum((std * p.target_scaler.std) ** 2, axis=1))
+        centre = np.log(to_levels(mean, anchor, p.transform, p.target_scaler))
+        lo, hi = gaussian_interval(centre, cum_std, level)
+        return np.exp(lo), np.exp(hi)
+    lo, hi = gaussian_interval(mean, std, level)
+    return (to_levels(lo, anchor, p.transform, p.target_scaler),
+            to_levels(hi, anchor, p.transform, p.target_scaler))
+
+
+def interval_metrics(p: Prepared, val_pred: np.ndarray, test_pred: np.ndarray,
+                     test_mean: np.ndarray | None = None, test_std: np.ndarray | None = None
+                     ) -> tuple[dict, dict[str, np.ndarray], dict]:
+    """Conformal (and Gaussian) intervals on the test split, calibrated on validation only.
+
+    Returns the metrics.json block, the 80% and 95% bounds by column name, and the conformal
+    quantiles for model.json.
+    """
+    scale = score_scale(p.transform)
+    calibration = nonconformity(p.actuals("val"), val_pred, scale)
+    quantiles = {lvl: conformal_quantile(calibration, lvl) for lvl in CALIBRATION_LEVELS}
+    actual = p.actuals("test")
+    observed = ~p.filled[p.target_rows("test")] if p.filled.shape[1] else None
+    block: dict = {"method": "split-conformal per horizon step, calibrated on the validation windows",
+                   "scale": scale, "calibration_windows": int(len(calibration)), "levels": {},
+                   "calibration": []}
+    bounds: dict[str, np.ndarray] = {}
+    for lvl in CALIBRATION_LEVELS:
+        lo, hi = conformal_interval(test_pred, quantiles[lvl], scale)
+        cov, width = coverage(actual, lo, hi, observed)
+        row = {"nominal": lvl, "conformal": cov}
+        if test_std is not None:
+            glo, ghi = gaussian_bounds(p, "test", test_mean, test_std, lvl)
+            row["gaussian"], gwidth = coverage(actual, glo, ghi, observed)
+            if lvl in LEVELS:
+                block.setdefault("gaussian", {})[str(lvl)] = {"coverage": row["gaussian"], "mean_width": gwidth}
+        block["calibration"].append(row)
+        if lvl in LEVELS:
+            block["levels"][str(lvl)] = {"coverage": cov, "mean_width": width}
+            bounds[f"lower_{round(lvl * 100)}"], bounds[f"upper_{round(lvl * 100)}"] = lo, hi
+    card = {"scale": scale, "quantiles": {str(lvl): quantiles[lvl].tolist() for lvl in LEVELS}}
+    return block, bounds, card

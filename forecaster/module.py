@@ -1,5 +1,7 @@
 """The one LightningModule: loss, optimizer and logging around any network of `forecaster.nets`.
 
+`loss` is "mse" (point forecasts) or "gaussian" (the network emits a mean and a log standard
+deviation per target and step, trained by Gaussian negative log-likelihood).
 Teacher forcing (for the seq2seq family) is `teacher_forcing * teacher_forcing_decay ** epoch`.
 Checkpoints also hold torch's random state, so that a resumed run continues exactly. Gradient clipping, early stopping and
 checkpointing are Trainer settings and callbacks, configured in `forecaster.train`.
@@ -15,9 +17,11 @@ from torch.nn import functional as F
 
 class ForecastModule(L.LightningModule):
     def __init__(self, network: nn.Module, learning_rate: float = 1e-3, weight_decay: float = 0.0,
-                 teacher_forcing: float = 0.0, teacher_forcing_decay: float = 1.0) -> None:
+                 teacher_forcing: float = 0.0, teacher_forcing_decay: float = 1.0,
+                 loss: str = "mse") -> None:
         super().__init__()
         self.network = network
+        self.loss = loss
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.teacher_forcing = teacher_forcing
@@ -30,14 +34,25 @@ class ForecastModule(L.LightningModule):
     def teacher_forcing_ratio(self) -> float:
         return self.teacher_forcing * self.teacher_forcing_decay ** self.current_epoch
 
+    def distribution(self, x: torch.Tensor, target: torch.Tensor | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Mean (B, H, C) and, with the Gaussian loss, standard deviation (B, H, C)."""
+        tf = self.teacher_forcing_ratio if self.training and target is not None else 0.0
+        out = self.network(x, target=target, teacher_forcing=tf)  # (B, L, F) -> (B, H, C * P)
+        if self.loss != "gaussian":
+            return out, None
+        mean, log_std = out.chunk(2, dim=-1)  # (B, H, 2C) -> 2 x (B, H, C)
+        return mean, log_std.clamp(-7.0, 7.0).exp()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network(x)  # (B, L, F) -> (B, H, C)
+        return self.distribution(x)[0]  # (B, L, F) -> (B, H, C)
 
     def _loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         x, y = batch
-        if self.training:
-            return F.mse_loss(self.network(x, target=y, teacher_forcing=self.teacher_forcing_ratio), y)
-        return F.mse_loss(self(x), y)
+        mean, std = self.distribution(x, target=y if self.training else None)
+        if std is None:
+            return F.mse_loss(mean, y)
+        return F.gaussian_nll_loss(mean, y, std ** 2, full=True)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss = self._loss(batch)

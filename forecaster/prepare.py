@@ -94,13 +94,7 @@ class Prepared:
 
     def to_levels(self, pred: np.ndarray, split: str) -> np.ndarray:
         """Model-space predictions (N, H, C) for `split`'s windows -> original units (N, H, C)."""
-        anchor = self.levels[self.cutoffs(split)][:, None, :]  # (N, C) -> (N, 1, C)
-        if self.transform == "log_return":
-            returns = self.target_scaler.inverse(pred)
-            return anchor * np.exp(np.cumsum(returns, axis=1))
-        if self.transform == "delta":
-            return anchor + pred * self.target_scaler.std
-        return self.target_scaler.inverse(pred)
+        return to_levels(pred, self.levels[self.cutoffs(split)], self.transform, self.target_scaler)
 
     def target_rows(self, split: str) -> np.ndarray:
         """(N, H) row of each of `split`'s window targets."""
@@ -111,21 +105,19 @@ class Prepared:
         return self.levels[self.target_rows(split)]
 
 
-def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.15,
-            test_size: float = 0.15, transform: str = "auto", calendar: bool = True,
-            stride: int = 1) -> Prepared:
-    """Split chronologically, transform, fit scalers on train, and find every valid window."""
-    check_sizes(lookback, horizon, val_size, test_size, stride)
+def resolve_transform(transform: str, kind: str) -> str:
     if transform not in TRANSFORMS:
         raise ConfigError(f"unknown transform {transform!r}; choose one of {', '.join(TRANSFORMS)}")
     if transform == "auto":
-        transform = "log_return" if frame.kind == "price" else "delta"
+        return "log_return" if kind == "price" else "delta"
+    return transform
 
-    data = frame.data
-    segment = frame.segment
-    blocked = np.zeros(len(segment), dtype=bool)  # rows no window may contain
-    levels = data[frame.targets].to_numpy(dtype="float64")  # (T, C)
-    values = data[frame.columns].to_numpy(dtype="float64")  # (T, C + F_raw)
+
+def transform_values(frame: ValidFrame, transform: str) -> tuple[np.ndarray, np.ndarray]:
+    """(T, C + F_raw) values in model space before scaling, and (T,) rows no window may contain."""
+    data, segment = frame.data, frame.segment
+    values = data[frame.columns].to_numpy(dtype="float64")
+    blocked = np.zeros(len(segment), dtype=bool)
     if transform == "log_return":
         nonpositive = [c for c in frame.targets if (data[c] <= 0).any()]
         if nonpositive:
@@ -135,37 +127,61 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
         # The first row of each segment has no return: no window may contain it.
         blocked = np.r_[True, segment[1:] != segment[:-1]]
         values[blocked] = 0.0
+    return values, blocked
 
-    T, C = len(data), len(frame.targets)
-    train_end = int(round(T * (1 - val_size - test_size)))
-    val_end = int(round(T * (1 - test_size)))
-    bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, T)}
-    fit_rows = slice(0, train_end)
-    usable = ~blocked[fit_rows]
-    scaler_all = Scaler.fit(values[fit_rows][usable])
-    scaled = scaler_all.transform(values)
-    target_scaler = Scaler(scaler_all.mean[:C], scaler_all.std[:C])
-    input_scaler = Scaler(scaler_all.mean, scaler_all.std)
 
-    names = list(frame.columns)
-    inputs = scaled
+def model_inputs(frame: ValidFrame, values: np.ndarray, scaler: Scaler,
+                 calendar: bool) -> tuple[np.ndarray, list[str]]:
+    """Scaled values plus calendar features: the (T, F) network inputs and their names."""
+    inputs, names = scaler.transform(values), list(frame.columns)
     if calendar:
-        cal, cal_names = calendar_features(data.index, frame.freq)
-        inputs = np.concatenate([scaled, cal], axis=1)
+        cal, cal_names = calendar_features(frame.data.index, frame.freq)
+        inputs = np.concatenate([inputs, cal], axis=1)
         names += cal_names
+    return inputs.astype(np.float32), names
 
-    window_segment = np.where(blocked, -1, segment)
+
+def to_levels(pred: np.ndarray, anchor: np.ndarray, transform: str, target_scaler: Scaler) -> np.ndarray:
+    """Model-space forecasts (N, H, C) -> original units, from the (N, C) levels at the cutoffs."""
+    anchor = anchor[:, None, :]  # (N, C) -> (N, 1, C)
+    if transform == "log_return":
+        return anchor * np.exp(np.cumsum(target_scaler.inverse(pred), axis=1))
+    if transform == "delta":
+        return anchor + pred * target_scaler.std
+    return target_scaler.inverse(pred)
+
+
+def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.15,
+            test_size: float = 0.15, transform: str = "auto", calendar: bool = True,
+            stride: int = 1, bounds: dict[str, tuple[int, int]] | None = None) -> Prepared:
+    """Split chronologically, transform, fit scalers on train, and find every valid window.
+
+    `bounds` (split -> [first, end) rows) replaces the fractional split, e.g. for backtest folds.
+    """
+    check_sizes(lookback, horizon, val_size, test_size, stride)
+    transform = resolve_transform(transform, frame.kind)
+    values, blocked = transform_values(frame, transform)
+    T, C = len(frame.data), len(frame.targets)
+    if bounds is None:
+        train_end = int(round(T * (1 - val_size - test_size)))
+        val_end = int(round(T * (1 - test_size)))
+        bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, T)}
+    fit_rows = slice(*bounds["train"])
+    scaler = Scaler.fit(values[fit_rows][~blocked[fit_rows]])
+    inputs, names = model_inputs(frame, values, scaler, calendar)
+
+    window_segment = np.where(blocked, -1, frame.segment)
     starts = {split: window_starts(window_segment, lookback, horizon, *bounds[split], stride)
               for split in SPLITS}
     for split in SPLITS:
         if len(starts[split]) == 0:
             raise DataError(_too_short(split, T, lookback, horizon, bounds[split], val_size, test_size))
-    return Prepared(index=data.index, levels=levels, inputs=inputs.astype(np.float32),
-                    targets=scaled[:, :C].astype(np.float32), input_names=names,
-                    target_names=list(frame.targets), transform=transform,
-                    input_scaler=input_scaler, target_scaler=target_scaler,
+    return Prepared(index=frame.data.index, levels=frame.data[frame.targets].to_numpy(dtype="float64"),
+                    inputs=inputs, targets=scaler.transform(values)[:, :C].astype(np.float32),
+                    input_names=names, target_names=list(frame.targets), transform=transform,
+                    input_scaler=scaler, target_scaler=Scaler(scaler.mean[:C], scaler.std[:C]),
                     lookback=lookback, horizon=horizon, bounds=bounds, starts=starts,
-                    segment=segment, filled=frame.filled, season=frame.season,
+                    segment=frame.segment, filled=frame.filled, season=frame.season,
                     freq=frame.freq, kind=frame.kind)
 
 

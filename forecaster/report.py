@@ -107,7 +107,14 @@ def fan_figure(forecasts: pd.DataFrame, history: pd.Series, model: str, target: 
         at = history.index.get_loc(c)
         past = history.iloc[max(at - context_len + 1, 0): at + 1]
         future = history.loc[path.index]
-        traces = [
+        traces = []
+        for lvl, alpha in (("95", 0.12), ("80", 0.22)):
+            if f"lower_{lvl}" in path:
+                traces.append(go.Scatter(
+                    x=[*path.index, *path.index[::-1]], y=[*path[f"upper_{lvl}"], *path[f"lower_{lvl}"][::-1]],
+                    fill="toself", fillcolor=f"rgba(214,39,40,{alpha})", line=dict(width=0), mode="lines",
+                    name=f"{lvl}% interval", hoverinfo="skip"))
+        traces += [
             go.Scatter(x=past.index, y=past.values, name="history", line=dict(color="#888", width=1.2)),
             go.Scatter(x=[c, *future.index], y=[past.iloc[-1], *future.values], name="actual",
                        line=dict(color=COLORS["actual"], width=1.8)),
@@ -126,6 +133,23 @@ def fan_figure(forecasts: pd.DataFrame, history: pd.Series, model: str, target: 
     fig.update_layout(height=300 * rows + 80,
                       legend=dict(orientation="v", yanchor="top", y=1.0, x=1.01, xanchor="left"))
     return fig
+
+
+def calibration_figure(metrics: dict) -> go.Figure:
+    """Nominal against empirical coverage of the intervals on the test split."""
+    rows = metrics["intervals"]["calibration"]
+    nominal = [r["nominal"] for r in rows]
+    fig = go.Figure(go.Scatter(x=[0.45, 1], y=[0.45, 1], mode="lines", name="perfect calibration",
+                               line=dict(color="#999", dash="dash")))
+    fig.add_trace(go.Scatter(x=nominal, y=[r["conformal"] for r in rows], mode="lines+markers",
+                             name="split-conformal", line=dict(color=COLORS["model"])))
+    if "gaussian" in rows[0]:
+        fig.add_trace(go.Scatter(x=nominal, y=[r["gaussian"] for r in rows], mode="lines+markers",
+                                 name="Gaussian head", line=dict(color=COLORS["naive"])))
+    fig.update_xaxes(tickformat=".0%")
+    fig.update_yaxes(tickformat=".0%")
+    return _layout(fig, "Interval calibration on the test split (above the line: too wide)",
+                   "nominal coverage", "share of actual values inside")
 
 
 def step_figure(metrics: dict) -> go.Figure:
@@ -162,7 +186,22 @@ def metrics_table(metrics: dict) -> str:
         cls = ' class="model"' if i == 0 else ""
         body.append(f"<tr{cls}><td>{esc(m['name'])}</td><td>{m['MAE']:.4g}</td><td>{rel:+.1f}%</td>"
                     f"<td>{m['RMSE']:.4g}</td><td>{m['sMAPE']:.3g}</td><td>{m['MASE']:.3f}</td></tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return table + intervals_table(metrics)
+
+
+def intervals_table(metrics: dict) -> str:
+    """Empirical coverage and mean width of the 80% and 95% intervals on the test split."""
+    iv = metrics.get("intervals")
+    if not iv:
+        return ""
+    rows = []
+    for method, block in (("split-conformal", iv["levels"]), ("Gaussian head", iv.get("gaussian"))):
+        for lvl, m in (block or {}).items():
+            rows.append(f"<tr><td>{method}</td><td>{float(lvl):.0%}</td><td>{m['coverage']:.1%}</td>"
+                        f"<td>{m['mean_width']:.4g}</td></tr>")
+    head = "".join(f"<th>{h}</th>" for h in ["prediction interval", "nominal", "test coverage", "mean width"])
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 def figures(series: pd.DataFrame, spans: dict, forecasts: pd.DataFrame, metrics: dict,
@@ -178,6 +217,8 @@ def figures(series: pd.DataFrame, spans: dict, forecasts: pd.DataFrame, metrics:
         figs[f"fans:{target}"] = fan_figure(forecasts, series[target], model, target,
                                             split["lookback"], unit)
     figs["per_step"] = step_figure(metrics)
+    if "intervals" in metrics:
+        figs["calibration"] = calibration_figure(metrics)
     figs["loss"] = loss_figure(history["train_loss"], history["val_loss"], history["best_epoch"])
     return figs
 

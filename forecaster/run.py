@@ -23,7 +23,7 @@ from forecaster._io import atomic_write, atomic_write_text
 from forecaster.config import FitConfig, dump_yaml, load_yaml, make_config
 from forecaster.errors import ConfigError
 from forecaster.diagnostics import gradient_flow
-from forecaster.evaluate import baseline_forecasts, evaluate, forecast_frame
+from forecaster.evaluate import baseline_forecasts, evaluate, forecast_frame, interval_metrics
 from forecaster.frame import ValidFrame, validate_frame
 from forecaster.module import ForecastModule
 from forecaster.nets import build_network, count_parameters
@@ -147,6 +147,8 @@ class ModelRun:
     training: TrainResult
     pred: np.ndarray  # (N, H, C) test forecasts in original units
     metrics: dict
+    bounds: dict[str, np.ndarray]  # 80% and 95% conformal interval bounds of the test forecasts
+    conformal: dict  # quantiles for model.json
     flow_init: np.ndarray | None = None  # gradient flow through time before training
     flow_trained: np.ndarray | None = None  # and after
 
@@ -179,8 +181,12 @@ def fit_network(cfg: FitConfig, name: str, p: Prepared, data: WindowDataModule, 
     module = make_module(cfg, network)
     trained = train(module, data, trainer, resume_from)
     flow_trained = gradient_flow(network, *probe) if probe else None
-    pred = p.to_levels(predict(module, data, "test"), "test")
-    return ModelRun(name, module, trained, pred, evaluate(p, pred, name, "test"), flow_init, flow_trained)
+    mean, std = predict(module, data, "test")
+    pred = p.to_levels(mean, "test")
+    metrics = evaluate(p, pred, name, "test")
+    val_pred = p.to_levels(predict(module, data, "val")[0], "val")
+    metrics["intervals"], bounds, conformal = interval_metrics(p, val_pred, pred, mean, std)
+    return ModelRun(name, module, trained, pred, metrics, bounds, conformal, flow_init, flow_trained)
 
 
 CARD_FORMAT = 1  # bump when model.json or the checkpoint layout changes incompatibly
@@ -205,7 +211,8 @@ def fit(cfg: FitConfig, progress: bool = True, resume: bool = False) -> FitResul
                            "parameters": count_parameters(run.module.network),
                            "train_loss": trained.train_loss, "val_loss": trained.val_loss}
     metrics["data"] = data_info(cfg, frame, p)
-    forecasts = forecast_frame(p, {cfg.model: run.pred, **baseline_forecasts(p, "test")}, "test")
+    forecasts = forecast_frame(p, {cfg.model: run.pred, **run.bounds, **baseline_forecasts(p, "test")}, "test")
+    atomic_write_text(run_dir / "model.json", json.dumps(model_card(cfg, p, run.conformal), indent=2))
     result = FitResult(run_dir=run_dir, config=cfg, metrics=metrics, forecasts=forecasts,
                        prepared=p, module=run.module, training=trained)
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
@@ -264,16 +271,16 @@ def network_kwargs(cfg: FitConfig, p: Prepared) -> dict:
     return {"n_features": p.n_features, "horizon": p.horizon, "n_targets": len(p.target_names),
             "hidden_size": cfg.hidden_size, "num_layers": cfg.num_layers, "dropout": cfg.dropout,
             "nonlinearity": cfg.nonlinearity, "bidirectional": cfg.bidirectional,
-            "cell": cfg.cell, "attention": cfg.attention}
+            "cell": cfg.cell, "attention": cfg.attention, "n_params": 2 if cfg.loss == "gaussian" else 1}
 
 
 def make_module(cfg: FitConfig, network) -> ForecastModule:
     return ForecastModule(network, learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
                           teacher_forcing=cfg.teacher_forcing,
-                          teacher_forcing_decay=cfg.teacher_forcing_decay)
+                          teacher_forcing_decay=cfg.teacher_forcing_decay, loss=cfg.loss)
 
 
-def model_card(cfg: FitConfig, p: Prepared) -> dict:
+def model_card(cfg: FitConfig, p: Prepared, conformal: dict | None = None) -> dict:
     """What it takes to rebuild the network and map new data into its space."""
     return {"format": CARD_FORMAT, "forecaster_version": __version__, "network": cfg.model,
             "network_kwargs": network_kwargs(cfg, p),
@@ -282,6 +289,7 @@ def model_card(cfg: FitConfig, p: Prepared) -> dict:
             "kind": p.kind, "season": p.season,
             "freq": str(p.freq) if p.freq is not None else None,
             "input_scaler": {"mean": p.input_scaler.mean.tolist(), "std": p.input_scaler.std.tolist()},
-            "target_scaler": {"mean": p.target_scaler.mean.tolist(), "std": p.target_scaler.std.tolist()}}
+            "target_scaler": {"mean": p.target_scaler.mean.tolist(), "std": p.target_scaler.std.tolist()},
+            "loss": cfg.loss, "conformal": conformal}
 
 

@@ -145,14 +145,19 @@ def train(module: ForecastModule, data: WindowDataModule, trainer: L.Trainer,
 
 
 @torch.inference_mode()
-def predict(module: torch.nn.Module, data: WindowDataModule, split: str = "test") -> np.ndarray:
-    """Model-space forecasts (N, H, C) for every window of `split`, in batched passes."""
+def predict(module: ForecastModule, data: WindowDataModule, split: str = "test"
+            ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Model-space forecasts (N, H, C) for every window of `split`, in batched passes, and
+    their standard deviations with the Gaussian loss (else None)."""
     module.eval()
     device = next(module.parameters()).device
     ds = data.dataset(split)
     step = max(data.batch_size, 1024)
-    out = []
+    means, stds = [], []
     for i in range(0, len(ds), step):
         x, _ = ds[torch.arange(i, min(i + step, len(ds)))]
-        out.append(module(x.to(device)).float().cpu())
-    return torch.cat(out).numpy()
+        mean, std = module.distribution(x.to(device))
+        means.append(mean.float().cpu())
+        if std is not None:
+            stds.append(std.float().cpu())
+    return torch.cat(means).numpy(), (torch.cat(stds).numpy() if stds else None)

@@ -53,7 +53,16 @@ def test_fit_on_the_default_embedded_stock_writes_a_sane_run(tmp_path, capsys):
     resolved = yaml.safe_load((out / "config.yaml").read_text())
     assert resolved["seed"] == 3 and resolved["model"] == "lstm"
     f = pd.read_csv(out / "forecasts.csv", index_col=[0, 1], parse_dates=True)
-    assert list(f.columns) == ["step", "target", "actual", "lstm", "naive", "seasonal_naive", "drift"]
+    assert list(f.columns) == ["step", "target", "actual", "lstm", "lower_80", "upper_80", "lower_95",
+                               "upper_95", "naive", "seasonal_naive", "drift"]
+    assert (f["lower_95"] <= f["lower_80"]).all() and (f["lower_80"] <= f["lstm"]).all()
+    assert (f["lstm"] <= f["upper_80"]).all() and (f["upper_80"] <= f["upper_95"]).all()
+    iv = m["intervals"]
+    assert set(iv["levels"]) == {"0.8", "0.95"} and iv["scale"] == "log"
+    assert 0.5 < iv["levels"]["0.8"]["coverage"] < iv["levels"]["0.95"]["coverage"] <= 1
+    card = json.loads((out / "model.json").read_text())
+    assert len(card["conformal"]["quantiles"]["0.8"]) == 5  # one per horizon step
+    assert 'id="fig-calibration"' in html
 
 
 def test_same_seed_same_metrics(tmp_path, capsys):
@@ -73,6 +82,16 @@ def test_fit_sensor_dataset_with_target(tmp_path, capsys):
     m = json.loads((out / "metrics.json").read_text())
     assert m["split"]["season"] == 24 and m["split"]["transform"] == "delta"
     assert m["data"]["kind"] == "sensor" and "hour_sin" in m["data"]["inputs"]
+
+
+def test_fit_with_gaussian_likelihood(tmp_path, capsys):
+    out = tmp_path / "g"
+    code, _, err = run(capsys, ["fit", "--dataset", "jfk-weather", "--loss", "gaussian", *FAST,
+                                "--lookback", "24", "--model", "seq2seq", "--out", str(out)])
+    assert code == 0, err
+    iv = json.loads((out / "metrics.json").read_text())["intervals"]
+    assert set(iv["gaussian"]) == {"0.8", "0.95"} and iv["scale"] == "abs"
+    assert all("gaussian" in row for row in iv["calibration"])
 
 
 def test_fit_csv_with_features(tmp_path, capsys):
@@ -211,6 +230,6 @@ def test_python_api_fit_and_figures(tmp_path):
     result = fit(FitConfig(dataset="goog", max_epochs=1, hidden_size=8, num_layers=1, lookback=16,
                            out=str(tmp_path / "api")), progress=False)
     figs = result.figures()
-    assert set(figs) == {"series", "forecast:Close", "fans:Close", "per_step", "loss"}
+    assert set(figs) == {"series", "forecast:Close", "fans:Close", "per_step", "calibration", "loss"}
     assert len(figs["forecast:Close"].data) >= 3 and result.report.is_file()
     assert result.forecasts.index.names == ["cutoff", "timestamp"]

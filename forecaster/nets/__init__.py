@@ -34,20 +34,21 @@ NETWORKS = (*DIRECT, *BIDIRECTIONAL, *DECODING)
 def build_network(name: str, n_features: int, horizon: int, n_targets: int = 1,
                   hidden_size: int = 64, num_layers: int = 2, dropout: float = 0.0,
                   nonlinearity: str = "tanh", bidirectional: bool = False, cell: str = "gru",
-                  attention: str = "additive") -> nn.Module:
-    """A network by name (see NETWORKS). `cell` is the recurrent cell of the seq2seq family."""
+                  attention: str = "additive", n_params: int = 1) -> nn.Module:
+    """A network by name (see NETWORKS). `cell` is the recurrent cell of the seq2seq family;
+    `n_params` outputs per target and step (2 for a Gaussian head: mean, log scale)."""
     if name not in NETWORKS:
         raise ValueError(f"unknown network {name!r}; choose one of {', '.join(NETWORKS)}")
     def encoder(kind: str, bidi: bool) -> Encoder:
         return Encoder(kind, n_features, hidden_size, num_layers, dropout, bidi, nonlinearity, n_targets)
     if name in DIRECT:
-        return DirectForecaster(encoder(name, bidirectional), horizon, n_targets)
+        return DirectForecaster(encoder(name, bidirectional), horizon, n_targets * n_params)
     if name in BIDIRECTIONAL:
-        return DirectForecaster(encoder(BIDIRECTIONAL[name], True), horizon, n_targets)
+        return DirectForecaster(encoder(BIDIRECTIONAL[name], True), horizon, n_targets * n_params)
     if name == "vec2seq":
-        return VecToSeq(n_features, horizon, n_targets, hidden_size, cell)
+        return VecToSeq(n_features, horizon, n_targets, hidden_size, cell, n_params)
     attn = attention if name == "seq2seq-attn" else None
-    return Seq2Seq(encoder(cell, bidirectional), horizon, n_targets, cell, attn)
+    return Seq2Seq(encoder(cell, bidirectional), horizon, n_targets, cell, attn, n_params)
 
 
 def count_parameters(net: nn.Module) -> int:
