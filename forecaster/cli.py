@@ -55,6 +55,18 @@ def build_parser() -> Parser:
                               f"[default: {','.join(COMPARE_MODELS)}]")
     add_config_flags(compare)
 
+    predict = sub.add_parser("predict", help="forecast the next H steps with a finished run",
+                             description="Load a finished run (network, scalers, settings), refresh its "
+                             "data (or read --csv) and forecast the H steps after the last observation, "
+                             "with 80%% and 95%% intervals. Writes forecast.csv and forecast.html.")
+    predict.add_argument("--run", required=True, metavar="RUN", help="the run folder of a `forecaster fit`")
+    predict.add_argument("--csv", metavar="FILE", help="newer data from a CSV or parquet file with the "
+                         "columns the model was trained on")
+    predict.add_argument("--time-col", metavar="COL", help="time column of --csv [default: the run's]")
+    predict.add_argument("--offline", action="store_true", help="use cached prices, never the network")
+    predict.add_argument("--out", metavar="DIR", help="where to write forecast.csv and forecast.html "
+                         "[default: the run folder]")
+
     sub.add_parser("datasets", help="list the embedded datasets",
                    description="List the real datasets shipped with forecaster (usable offline).")
     return parser
@@ -131,6 +143,17 @@ def print_summary(metrics: dict, report: str) -> None:
     print(f"report: {report}")
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from forecaster.predict import forecast, write_forecast
+
+    fc = forecast(args.run, csv=args.csv, time_col=args.time_col, offline=args.offline)
+    folder = write_forecast(fc, args.out)
+    print(f"forecast after {fc.cutoff} ({fc.run.card['network']}, horizon {fc.run.card['horizon']}):")
+    print(fc.table.to_string(float_format=lambda v: f"{v:.5g}"))
+    print(f"written: {folder / 'forecast.csv'}, {folder / 'forecast.html'}")
+    return 0
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from forecaster.sources import list_datasets
 
@@ -147,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return {"fit": cmd_fit, "compare": cmd_compare, "datasets": cmd_datasets}[args.command](args)
+        commands = {"fit": cmd_fit, "compare": cmd_compare, "predict": cmd_predict,
+                    "datasets": cmd_datasets}
+        return commands[args.command](args)
     except ForecasterError as err:
         print(f"forecaster: error: {err}", file=sys.stderr)
         return err.exit_code

@@ -35,6 +35,7 @@ class FitConfig:
     tz: str | None = _f(None, "time zone of naive timestamps in --csv, e.g. Europe/Berlin", "data")
     interval: str = _f("1d", "bar size for --ticker: 1d, 1wk, 1h, ...", "data")
     offline: bool = _f(False, "never touch the network; use cached prices", "data")
+    exchange: str = _f("XNYS", "exchange calendar of future trading days for prices (exchange_calendars code)", "data")
     kind: str | None = _f(None, "price or sensor (default: price for tickers and stocks, sensor for --csv)", "data")
     max_gap: int = _f(6, "sensor logs: forward-fill gaps up to this many steps; longer gaps split the series", "data")
     # windows

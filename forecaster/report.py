@@ -261,3 +261,33 @@ def write_report(path: str | Path, title: str, subtitle: str, series: pd.DataFra
     page = render_page(title, subtitle, metrics["verdict"], metrics["mae_ratio_to_naive"] < 1,
                        metrics_table(metrics), figs, notes)
     return atomic_write_text(path, page)
+
+
+def forecast_page(title: str, history: pd.DataFrame, table: pd.DataFrame) -> str:
+    """forecast.html: recent history, the forecast and its 80% and 95% bands, and the table."""
+    figs = {}
+    for target in history.columns:
+        f = table[table["target"] == target]
+        fig = go.Figure()
+        for lvl, alpha in (("95", 0.12), ("80", 0.25)):
+            fig.add_trace(go.Scatter(x=[*f.index, *f.index[::-1]], y=[*f[f"upper_{lvl}"], *f[f"lower_{lvl}"][::-1]],
+                                     fill="toself", fillcolor=f"rgba(214,39,40,{alpha})", mode="lines",
+                                     line=dict(width=0), name=f"{lvl}% interval", hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=history.index, y=history[target], name="observed", mode="lines",
+                                 line=dict(color=COLORS["actual"], width=1.5)))
+        fig.add_trace(go.Scatter(x=[history.index[-1], *f.index], y=[history[target].iloc[-1], *f["forecast"]],
+                                 name="forecast", mode="lines+markers", line=dict(color=COLORS["model"])))
+        figs[f"forecast:{target}"] = _layout(fig, f"Forecast of {esc(target)}", "time", target)
+    rows = "".join(f"<tr><td>{esc(t)}</td><td>{esc(r['target'])}</td><td>{r['forecast']:.5g}</td>"
+                   f"<td>{r['lower_80']:.5g} to {r['upper_80']:.5g}</td>"
+                   f"<td>{r['lower_95']:.5g} to {r['upper_95']:.5g}</td></tr>"
+                   for t, r in table.iterrows())
+    head = "".join(f"<th>{h}</th>" for h in ["timestamp", "target", "forecast", "80% interval", "95% interval"])
+    parts = "".join(f'<div class="figure" id="fig-{esc(n)}">'
+                    + fig.to_html(full_html=False, include_plotlyjs=False) + "</div>" for n, fig in figs.items())
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>{CSS}</style><script type="text/javascript">{get_plotlyjs()}</script></head>
+<body><h1>{esc(title)}</h1>
+<p class="sub">Intervals are split-conformal, calibrated on the validation split at training time.</p>
+<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{parts}</body></html>"""
