@@ -55,6 +55,19 @@ def build_parser() -> Parser:
                               f"[default: {','.join(COMPARE_MODELS)}]")
     add_config_flags(compare)
 
+    backtest = sub.add_parser("backtest", help="walk-forward evaluation over K folds",
+                              description="Rolling-origin evaluation: the last --test-size share of "
+                              "the rows is cut into --folds consecutive folds; for each, the scalers "
+                              "are refitted and the model retrained on the data before its cutoff, "
+                              "then it forecasts the fold. Other flags are those of `forecaster fit`.")
+    backtest.add_argument("--folds", type=int, default=5, help="number of folds [default: 5]")
+    backtest.add_argument("--window", choices=("expanding", "sliding"), default="expanding",
+                          help="training rows: all before the cutoff, or a fixed-length recent window "
+                               "[default: expanding]")
+    backtest.add_argument("--fine-tune", action="store_true",
+                          help="start each fold from the previous fold's weights instead of afresh")
+    add_config_flags(backtest)
+
     predict = sub.add_parser("predict", help="forecast the next H steps with a finished run",
                              description="Load a finished run (network, scalers, settings), refresh its "
                              "data (or read --csv) and forecast the H steps after the last observation, "
@@ -143,6 +156,25 @@ def print_summary(metrics: dict, report: str) -> None:
     print(f"report: {report}")
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from forecaster.backtest import backtest
+
+    result = backtest(config_from(args), folds=args.folds, window=args.window, fine_tune=args.fine_tune)
+    m = result.metrics
+    print(f"\n{m['data']['source']} · {m['model']} · {m['setup']['folds']} folds ({m['setup']['window']})")
+    print(f"  {'fold':<5}{'cutoff':<22}{'model MAE':>11}{'naive MAE':>11}{'vs naive':>10}")
+    for f in m["folds"]:
+        print(f"  {f['fold']:<5}{f['cutoff'][:19]:<22}{f['model']['MAE']:>11.4g}{f['naive']['MAE']:>11.4g}"
+              f"{100 * (f['mae_ratio_to_naive'] - 1):>+9.1f}%")
+    if "directional_accuracy" in m:
+        da = m["directional_accuracy"]
+        print(f"directional accuracy: model {da['model']['overall']:.1%}, drift "
+              f"{da['drift']['overall']:.1%}, coin flip 50%")
+    print(f"{m['verdict']}.")
+    print(f"report: {result.report}")
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from forecaster.predict import forecast, write_forecast
 
@@ -170,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        commands = {"fit": cmd_fit, "compare": cmd_compare, "predict": cmd_predict,
+        commands = {"fit": cmd_fit, "compare": cmd_compare, "predict": cmd_predict, "backtest": cmd_backtest,
                     "datasets": cmd_datasets}
         return commands[args.command](args)
     except ForecasterError as err:

@@ -23,7 +23,7 @@ The gap and NaN policy, by kind:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -191,3 +191,9 @@ def _trading_season(index: pd.DatetimeIndex) -> int:
         return 5  # trading days in a week
     per_day = pd.Series(1, index=index).groupby(index.normalize()).size()
     return max(int(per_day.median()), 1)  # intraday bars in a session
+
+
+def slice_frame(frame: ValidFrame, start: int, end: int) -> ValidFrame:
+    """Rows [start, end) of a validated frame, with its segments and fill marks."""
+    return replace(frame, data=frame.data.iloc[start:end], segment=frame.segment[start:end],
+                   filled=frame.filled[start:end])

@@ -170,13 +170,17 @@ def trainer_for(cfg: FitConfig, folder: Path, progress: bool) -> L.Trainer:
 
 
 def fit_network(cfg: FitConfig, name: str, p: Prepared, data: WindowDataModule, trainer: L.Trainer,
-                probe: tuple | None = None, resume_from: Path | None = None) -> ModelRun:
+                probe: tuple | None = None, resume_from: Path | None = None,
+                init_state: dict | None = None) -> ModelRun:
     """Seed, build network `name`, train it, forecast the test split and evaluate it.
 
-    With a `probe` batch (x, y), also measure the gradient flow before and after training.
+    With a `probe` batch (x, y), also measure the gradient flow before and after training;
+    with `init_state`, start from those network weights instead of a fresh initialization.
     """
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     network = build_network(name, **network_kwargs(cfg, p))
+    if init_state is not None:  # fine-tuning: start from earlier weights
+        network.load_state_dict(init_state)
     flow_init = gradient_flow(network, *probe) if probe else None
     module = make_module(cfg, network)
     trained = train(module, data, trainer, resume_from)
