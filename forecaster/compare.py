@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from forecaster._io import atomic_write, atomic_write_text
+from forecaster.compare_report import compare_figures, write_compare_report
 from forecaster.config import COMPARE_MODELS, FitConfig, dump_yaml
 from forecaster.diagnostics import attention_weights
 from forecaster.errors import ConfigError
@@ -48,7 +49,6 @@ class CompareResult:
         return comparison_table(self.metrics)
 
     def figures(self) -> dict:
-        from forecaster.compare_report import compare_figures
         p = self.prepared
         series = pd.DataFrame(p.levels, index=p.index, columns=p.target_names)
         return compare_figures(series, self.forecasts, self.metrics, unit_label(self.config, p.target_names))
