@@ -2,9 +2,14 @@
 
 The public API (the CLI is a thin layer over it):
 
-    from forecaster import FitConfig, fit
-    result = fit(FitConfig(dataset="aapl", model="gru", max_epochs=10))
+    from forecaster import FitConfig, fit, forecast
+    result = fit(FitConfig(dataset="aapl", model="gru", max_epochs=10, out="runs/aapl-gru"))
     print(result.metrics["verdict"], result.report)
+    result.figures()["forecast:Close"]          # any report figure, as a plotly Figure
+    forecast("runs/aapl-gru").table             # the next H steps, on real future timestamps
+
+Data: load_dataset, fetch_prices, load_file, validate_frame, prepare, WindowDataModule.
+Models: build_network, NETWORKS. Runs: fit, compare, backtest, forecast, load_run, list_runs.
 
 Names are imported lazily, so `import forecaster` stays cheap until torch is needed.
 """
@@ -18,6 +23,12 @@ _EXPORTS = {
     "ForecasterError": "forecaster.errors",
     "FitResult": "forecaster.run", "fit": "forecaster.run", "load_data": "forecaster.run",
     "validate_frame": "forecaster.frame", "prepare": "forecaster.prepare",
+    "compare": "forecaster.compare", "CompareResult": "forecaster.compare",
+    "backtest": "forecaster.backtest", "BacktestResult": "forecaster.backtest",
+    "forecast": "forecaster.predict", "load_run": "forecaster.predict", "write_forecast": "forecaster.predict",
+    "build_network": "forecaster.nets", "NETWORKS": "forecaster.nets",
+    "WindowDataModule": "forecaster.windows", "evaluate": "forecaster.evaluate",
+    "list_runs": "forecaster.runs",
     "fetch_prices": "forecaster.sources", "list_datasets": "forecaster.sources",
     "load_dataset": "forecaster.sources", "load_file": "forecaster.sources",
 }

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from forecaster._io import atomic_write_text
 from forecaster.compare_report import PALETTE
-from forecaster.report import COLORS, _layout, esc, render_page
+from forecaster.report import COLORS, _layout, downsample, esc, render_page
 
 
 def folds_figure(series: pd.DataFrame, forecasts: pd.DataFrame, model: str, unit: str) -> go.Figure:
@@ -20,11 +20,12 @@ def folds_figure(series: pd.DataFrame, forecasts: pd.DataFrame, model: str, unit
     first = forecasts[(forecasts["step"] == 1) & (forecasts["target"] == target)]
     start = first.index.get_level_values("timestamp").min()
     actual = series[target][series.index >= start - (series.index[-1] - start) / 4]
+    actual = downsample(actual)
     fig = go.Figure(go.Scattergl(x=actual.index, y=actual.values, name="actual", mode="lines",
                                  line=dict(color=COLORS["actual"], width=1.4)))
     for i, (fold, f) in enumerate(first.groupby("fold")):
-        f = f.droplevel("cutoff")
-        fig.add_trace(go.Scattergl(x=f.index, y=f[model], mode="lines", name=f"fold {fold}",
+        f = downsample(f.droplevel("cutoff")[model])
+        fig.add_trace(go.Scattergl(x=f.index, y=f.values, mode="lines", name=f"fold {fold}",
                                    line=dict(color=PALETTE[i % len(PALETTE)], width=1.2)))
         fig.add_vline(x=f.index[0], line_dash="dot", line_color="#999")
     return _layout(fig, f"1-step-ahead forecasts of {esc(model)}, fold by fold (dotted: fold cutoffs)",

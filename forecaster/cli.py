@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from forecaster import __version__
@@ -80,6 +81,11 @@ def build_parser() -> Parser:
     predict.add_argument("--out", metavar="DIR", help="where to write forecast.csv and forecast.html "
                          "[default: the run folder]")
 
+    runs = sub.add_parser("runs", help="list past runs and write an index.html linking their reports",
+                          description="List every finished run under a folder (data, model, date, "
+                          "MAE against naive, report) and write index.html there.")
+    runs.add_argument("--dir", default="runs", help="the folder holding run folders [default: runs]")
+
     sub.add_parser("datasets", help="list the embedded datasets",
                    description="List the real datasets shipped with forecaster (usable offline).")
     return parser
@@ -103,6 +109,12 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                                     help=argparse.SUPPRESS)
 
 
+def refresh_index(run_dir: Path) -> None:
+    from forecaster.runs import refresh_index as refresh
+
+    refresh(run_dir)
+
+
 def config_from(args: argparse.Namespace):
     flags = {k: v for k, v in vars(args).items() if k in FIELDS and v is not None}
     layers: list[dict[str, Any]] = []
@@ -123,6 +135,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     else:
         result = fit(config_from(args))
     print_summary(result.metrics, str(result.report))
+    refresh_index(result.run_dir)
     return 0
 
 
@@ -141,6 +154,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(table.apply(lambda col: col.map(lambda v: "" if v != v else fmt[col.name].format(v))).to_string())
     print(f"{m['summary']}.")
     print(f"report: {result.report}")
+    refresh_index(result.run_dir)
     return 0
 
 
@@ -172,6 +186,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
               f"{da['drift']['overall']:.1%}, coin flip 50%")
     print(f"{m['verdict']}.")
     print(f"report: {result.report}")
+    refresh_index(result.run_dir)
     return 0
 
 
@@ -183,6 +198,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
     print(f"forecast after {fc.cutoff} ({fc.run.card['network']}, horizon {fc.run.card['horizon']}):")
     print(fc.table.to_string(float_format=lambda v: f"{v:.5g}"))
     print(f"written: {folder / 'forecast.csv'}, {folder / 'forecast.html'}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from forecaster.runs import list_runs, write_index
+
+    if not Path(args.dir).is_dir():
+        raise ConfigError(f"no runs folder {args.dir}; give the folder your runs are in with --dir")
+    table = list_runs(args.dir)
+    if table.empty:
+        print(f"no finished runs in {args.dir}")
+        return 0
+    fmt = {"MAE": "{:.4g}", "naive MAE": "{:.4g}", "vs naive %": "{:+.1f}%"}
+    shown = table.drop(columns="report").assign(**{k: table[k].map(v.format) for k, v in fmt.items()})
+    print(shown.to_string(index=False))
+    print(f"index: {write_index(args.dir)}")
     return 0
 
 
@@ -203,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         commands = {"fit": cmd_fit, "compare": cmd_compare, "predict": cmd_predict, "backtest": cmd_backtest,
-                    "datasets": cmd_datasets}
+                    "runs": cmd_runs, "datasets": cmd_datasets}
         return commands[args.command](args)
     except ForecasterError as err:
         print(f"forecaster: error: {err}", file=sys.stderr)

@@ -14,7 +14,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from forecaster._io import atomic_write_text
-from forecaster.report import COLORS, _layout, break_gaps, esc, render_page, series_figure
+from forecaster.report import COLORS, _layout, drawn, esc, render_page, series_figure
 
 PALETTE = qualitative.D3 + qualitative.Set2
 
@@ -31,14 +31,14 @@ def overlay_figure(forecasts: pd.DataFrame, models: list[str], target: str, hori
     colors = model_colors(models)
     steps = sorted({1, horizon})
     fig = go.Figure()
-    actual = break_gaps(f[f["step"] == 1].droplevel("cutoff")["actual"], freq)
+    actual = drawn(f[f["step"] == 1].droplevel("cutoff")["actual"], freq)
     fig.add_trace(go.Scattergl(x=actual.index, y=actual.values, name="actual", mode="lines",
                                line=dict(color=COLORS["actual"], width=1.6)))
     owners = []
     for step in steps:
         s = f[f["step"] == step].droplevel("cutoff")
         for name in [*models, "naive"]:
-            line = break_gaps(s[name], freq)
+            line = drawn(s[name], freq)
             fig.add_trace(go.Scattergl(
                 x=line.index, y=line.values, mode="lines", name=esc(name), visible=step == steps[0],
                 line=dict(color=colors.get(name, COLORS["naive"]), width=1,

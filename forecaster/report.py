@@ -39,6 +39,30 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, legend_right: bool = Fal
     return fig
 
 
+MAX_POINTS = 4000  # per drawn line; metrics always use every point
+
+
+def downsample(values: pd.Series, max_points: int = MAX_POINTS) -> pd.Series:
+    """Min-max downsampling for drawing: per bucket keep the lowest and the highest point, so
+    peaks survive; NaN gap markers are kept. A series this short is returned as is."""
+    if len(values) <= max_points:
+        return values
+    y = values.to_numpy(dtype="float64")
+    n_buckets = max_points // 2
+    edges = np.linspace(0, len(y), n_buckets + 1).astype(int)
+    keep = [np.flatnonzero(np.isnan(y))]
+    for a, b in zip(edges[:-1], edges[1:]):
+        chunk = y[a:b]
+        if b > a and not np.isnan(chunk).all():
+            keep.append(np.array([a + np.nanargmin(chunk), a + np.nanargmax(chunk)]))
+    return values.iloc[np.unique(np.concatenate(keep))]
+
+
+def drawn(values: pd.Series, freq: pd.Timedelta | None) -> pd.Series:
+    """What a line trace draws: gaps broken, then downsampled."""
+    return downsample(break_gaps(values, freq))
+
+
 def break_gaps(values: pd.Series, freq: pd.Timedelta | None) -> pd.Series:
     """Insert a NaN inside every step longer than `freq`, so lines break at dropped gaps of a
     sensor log instead of bridging them. Prices (`freq` None) have no gaps to break."""
@@ -57,7 +81,7 @@ def series_figure(series: pd.DataFrame, spans: dict, unit: str,
     """The whole series with the train, validation and test spans shaded."""
     fig = go.Figure()
     for col in series.columns:
-        line = break_gaps(series[col], freq)
+        line = drawn(series[col], freq)
         fig.add_trace(go.Scattergl(x=line.index, y=line.values, name=esc(col), mode="lines",
                                    line=dict(width=1)))
     for split, (start, end) in spans.items():
@@ -72,17 +96,18 @@ def forecast_figure(forecasts: pd.DataFrame, model: str, target: str, horizon: i
     f = forecasts[forecasts["target"] == target]
     fig = go.Figure()
     first = f[f["step"] == 1].droplevel("cutoff")
-    actual = break_gaps(first["actual"], freq)
+    actual = drawn(first["actual"], freq)
     fig.add_trace(go.Scattergl(x=actual.index, y=actual.values, name="actual", mode="lines",
                                line=dict(color=COLORS["actual"], width=1.5)))
     for step, dash in ((1, None), (horizon, "dot")):
         s = f[f["step"] == step].droplevel("cutoff")
-        s = s.reindex(actual.index) if len(actual) > len(first) else s
-        fig.add_trace(go.Scattergl(x=s.index, y=s[model], mode="lines",
+        line = drawn(s[model], freq)
+        fig.add_trace(go.Scattergl(x=line.index, y=line.values, mode="lines",
                                    name=f"{esc(model)}, {step} step{'s' if step > 1 else ''} ahead",
                                    line=dict(color=COLORS["model"], width=1, dash=dash)))
         if step == horizon and horizon > 1:
-            fig.add_trace(go.Scattergl(x=s.index, y=s["naive"], mode="lines", visible="legendonly",
+            naive = drawn(s["naive"], freq)
+            fig.add_trace(go.Scattergl(x=naive.index, y=naive.values, mode="lines", visible="legendonly",
                                        name=f"naive, {step} steps ahead",
                                        line=dict(color=COLORS["naive"], width=1, dash=dash)))
     return _layout(fig, f"Held-out test forecasts of {esc(target)}", "time", unit)
