@@ -8,10 +8,12 @@ The public API (the CLI is a thin layer over it):
     result.figures()["forecast:Close"]          # any report figure, as a plotly Figure
     forecast("runs/aapl-gru").table             # the next H steps, on real future timestamps
 
-Data: load_dataset, fetch_prices, load_file, validate_frame, prepare, WindowDataModule.
+Data: load_dataset, fetch_prices, load_file, validate_frame, WindowDataModule (and
+forecaster.prepare.prepare, forecaster.evaluate.evaluate).
 Models: build_network, NETWORKS. Runs: fit, compare, backtest, forecast, load_run, list_runs.
 
-Names are imported lazily, so `import forecaster` stays cheap until torch is needed.
+Names are imported lazily, so `import forecaster` stays cheap until torch is needed. No exported
+function shares its name with a submodule (an imported submodule would shadow it).
 """
 
 from importlib import import_module
@@ -22,12 +24,12 @@ _EXPORTS = {
     "FitConfig": "forecaster.config", "make_config": "forecaster.config",
     "ForecasterError": "forecaster.errors",
     "FitResult": "forecaster.run", "fit": "forecaster.run", "load_data": "forecaster.run",
-    "validate_frame": "forecaster.frame", "prepare": "forecaster.prepare",
-    "compare": "forecaster.compare", "CompareResult": "forecaster.compare",
-    "backtest": "forecaster.backtest", "BacktestResult": "forecaster.backtest",
+    "validate_frame": "forecaster.frame",
+    "compare": "forecaster.comparison", "CompareResult": "forecaster.comparison",
+    "backtest": "forecaster.backtesting", "BacktestResult": "forecaster.backtesting",
     "forecast": "forecaster.predict", "load_run": "forecaster.predict", "write_forecast": "forecaster.predict",
     "build_network": "forecaster.nets", "NETWORKS": "forecaster.nets",
-    "WindowDataModule": "forecaster.windows", "evaluate": "forecaster.evaluate",
+    "WindowDataModule": "forecaster.windows",
     "list_runs": "forecaster.runs",
     "fetch_prices": "forecaster.sources", "list_datasets": "forecaster.sources",
     "load_dataset": "forecaster.sources", "load_file": "forecaster.sources",

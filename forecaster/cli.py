@@ -140,7 +140,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from forecaster.compare import check_models, compare
+    from forecaster.comparison import check_models, compare
 
     models = check_models([m.strip() for m in args.models.split(",") if m.strip()])
     result = compare(config_from(args), models)
@@ -171,7 +171,7 @@ def print_summary(metrics: dict, report: str) -> None:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from forecaster.backtest import backtest
+    from forecaster.backtesting import backtest
 
     result = backtest(config_from(args), folds=args.folds, window=args.window, fine_tune=args.fine_tune)
     m = result.metrics

@@ -8,6 +8,8 @@
   gradient clipping caps.)
 - `GradNormHistory`: the total gradient norm of every training step, before clipping.
 - `attention_weights`: decoder step by encoder step, for attention models.
+- `lstm_gates`: the input, forget and output gate activations of an LSTM's first layer over
+  a window: how much of the cell state the forget gate keeps at each step.
 """
 
 from __future__ import annotations
@@ -59,3 +61,23 @@ def attention_weights(network: nn.Module, x: torch.Tensor) -> np.ndarray | None:
     network.eval()
     _, weights = network.forward_with_attention(x)
     return None if weights is None else weights.cpu().numpy()
+
+
+@torch.inference_mode()
+def lstm_gates(lstm: nn.LSTM, x: torch.Tensor) -> dict[str, np.ndarray]:
+    """Gate activations (B, L, D) of the first layer of a (fused) `nn.LSTM` over windows x."""
+    w_ih, w_hh = lstm.weight_ih_l0, lstm.weight_hh_l0
+    bias = lstm.bias_ih_l0 + lstm.bias_hh_l0
+    B, L, _ = x.shape
+    D = lstm.hidden_size
+    h, c = x.new_zeros(B, D), x.new_zeros(B, D)
+    gates: dict[str, list] = {"input": [], "forget": [], "output": []}
+    xp = x @ w_ih.T + bias  # (B, L, F) -> (B, L, 4D)
+    for t in range(L):
+        i, f, g, o = (xp[:, t] + h @ w_hh.T).split(D, dim=1)  # (B, 4D) -> 4 x (B, D)
+        i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
+        c = f * c + i * torch.tanh(g)
+        h = o * torch.tanh(c)
+        for name, v in (("input", i), ("forget", f), ("output", o)):
+            gates[name].append(v)
+    return {k: torch.stack(v, dim=1).cpu().numpy() for k, v in gates.items()}  # L x (B, D) -> (B, L, D)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from forecaster.backtest import directional_accuracy, fold_rows, prepare_fold, run_fold
+from forecaster.backtesting import directional_accuracy, fold_rows, prepare_fold, run_fold
 from forecaster.cli import main
 from forecaster.config import FitConfig
 from forecaster.frame import validate_frame
@@ -85,7 +85,7 @@ def test_backtest_bad_folds(capsys, argv, match, tmp_path):
 
 
 def test_fine_tune_starts_each_fold_from_the_previous_weights(tmp_path, monkeypatch):
-    import forecaster.backtest as bt
+    import forecaster.backtesting as bt
     seen, real = [], bt.fit_network
 
     def spy(*args, init_state=None, **kw):

@@ -233,3 +233,15 @@ def test_python_api_fit_and_figures(tmp_path):
     assert set(figs) == {"series", "forecast:Close", "fans:Close", "per_step", "calibration", "loss"}
     assert len(figs["forecast:Close"].data) >= 3 and result.report.is_file()
     assert result.forecasts.index.names == ["cutoff", "timestamp"]
+
+
+def test_public_names_are_what_they_say_even_after_submodules_load():
+    import importlib
+
+    import forecaster
+    for module in ["forecaster.comparison", "forecaster.backtesting", "forecaster.predict", "forecaster.run"]:
+        importlib.import_module(module)
+    for name in forecaster.__all__:
+        obj = getattr(forecaster, name)
+        assert not isinstance(obj, type(forecaster)), f"forecaster.{name} is a module"
+    assert callable(forecaster.compare) and callable(forecaster.backtest) and callable(forecaster.forecast)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from forecaster.cli import main
-from forecaster.compare import compare
+from forecaster.comparison import compare
 from forecaster.config import FitConfig
 from forecaster.run import fit
 

@@ -45,3 +45,22 @@ def test_attention_weights_only_for_attention_models():
     assert w.shape == (3, 4, 9) and np.allclose(w.sum(-1), 1, atol=1e-6)
     assert attention_weights(build_network("seq2seq", 2, 4, hidden_size=8, num_layers=1), x) is None
     assert attention_weights(build_network("lstm", 2, 4, hidden_size=8), x) is None
+
+
+def test_lstm_gates_reproduce_the_fused_lstm():
+    from forecaster.diagnostics import lstm_gates
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(3, 8, batch_first=True)
+    x = torch.randn(2, 6, 3)
+    g = lstm_gates(lstm, x)
+    assert set(g) == {"input", "forget", "output"} and g["forget"].shape == (2, 6, 8)
+    assert ((g["forget"] > 0) & (g["forget"] < 1)).all()
+    # Rebuild h_t from the gates and compare with torch's output.
+    out, _ = lstm(x)
+    w_ih, w_hh, b = lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0
+    h = c = torch.zeros(2, 8)
+    for t in range(6):
+        gcell = torch.tanh((x[:, t] @ w_ih.T + b + h @ w_hh.T)[:, 16:24])
+        c = torch.tensor(g["forget"][:, t]) * c + torch.tensor(g["input"][:, t]) * gcell
+        h = torch.tensor(g["output"][:, t]) * torch.tanh(c)
+    torch.testing.assert_close(h, out[:, -1].detach(), atol=1e-5, rtol=1e-5)
