@@ -63,6 +63,8 @@ def curves_figure(metrics: dict) -> go.Figure:
         fig.add_trace(go.Scatter(x=epochs, y=c["train_loss"], name=f"{esc(name)} training",
                                  legendgroup=name, line=dict(color=colors[name], dash="dot")))
     fig.update_yaxes(type="log")
+    longest = max(len(c["val_loss"]) for c in metrics["training"].values())
+    fig.update_xaxes(dtick=1 if longest <= 20 else None)  # whole epochs
     return _layout(fig, "Training (dotted) and validation (solid) loss", "epoch",
                    "MSE, scaled units (log)", legend_right=True)
 
@@ -108,6 +110,7 @@ def attention_figure(name: str, att: dict) -> go.Figure:
                                  coloraxis="coloraxis"), row=1, col=i + 1)
     fig.update_xaxes(title_text="encoder step (0 = cutoff)")
     fig.update_yaxes(title_text="decoder step", col=1)
+    fig.update_yaxes(dtick=1)  # whole forecast steps
     fig.update_layout(coloraxis=dict(colorscale="Viridis", colorbar=dict(title="weight")))
     return _layout(fig, f"{esc(name)}: attention of each forecast step over the input window", "", "")
 

@@ -197,7 +197,8 @@ def loss_figure(train_loss: list[float], val_loss: list[float], best_epoch: int)
     if best_epoch:
         fig.add_vline(x=best_epoch, line_dash="dot", annotation_text="best (checkpoint kept)")
     fig.update_yaxes(type="log")
-    return _layout(fig, "Training and validation loss (MSE, scaled units)", "epoch", "loss (log scale)")
+    fig.update_xaxes(dtick=1 if len(epochs) <= 20 else None)  # whole epochs
+    return _layout(fig, "Training and validation loss (scaled units)", "epoch", "loss (log scale)")
 
 
 def metrics_table(metrics: dict) -> str:
