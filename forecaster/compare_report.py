@@ -62,7 +62,8 @@ def curves_figure(metrics: dict) -> go.Figure:
                                  legendgroup=name, line=dict(color=colors[name])))
         fig.add_trace(go.Scatter(x=epochs, y=c["train_loss"], name=f"{esc(name)} training",
                                  legendgroup=name, line=dict(color=colors[name], dash="dot")))
-    fig.update_yaxes(type="log")
+    losses = [v for c in metrics["training"].values() for v in (*c["train_loss"], *c["val_loss"])]
+    fig.update_yaxes(type="log" if min(losses, default=1) > 0 else "linear")  # a Gaussian NLL can be < 0
     longest = max(len(c["val_loss"]) for c in metrics["training"].values())
     fig.update_xaxes(dtick=1 if longest <= 20 else None)  # whole epochs
     return _layout(fig, "Training (dotted) and validation (solid) loss", "epoch",

@@ -196,9 +196,11 @@ def loss_figure(train_loss: list[float], val_loss: list[float], best_epoch: int)
                      go.Scatter(x=epochs, y=val_loss, name="validation loss", mode="lines+markers")])
     if best_epoch:
         fig.add_vline(x=best_epoch, line_dash="dot", annotation_text="best (checkpoint kept)")
-    fig.update_yaxes(type="log")
+    positive = min([*train_loss, *val_loss], default=1) > 0  # a Gaussian NLL can be negative
+    fig.update_yaxes(type="log" if positive else "linear")
     fig.update_xaxes(dtick=1 if len(epochs) <= 20 else None)  # whole epochs
-    return _layout(fig, "Training and validation loss (scaled units)", "epoch", "loss (log scale)")
+    return _layout(fig, "Training and validation loss (scaled units)", "epoch",
+                   "loss (log scale)" if positive else "loss")
 
 
 def metrics_table(metrics: dict) -> str:
