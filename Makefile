@@ -12,7 +12,7 @@ export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup setup-dev browser demo test clean
+.PHONY: setup setup-dev browser demo test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ demo: setup
 
 test: setup-dev browser
 	$(BIN)/python -m pytest -q
+
+# Benchmarks print each ratio against a reference measured in the same run (see BENCHMARKS.md).
+bench: setup
+	cd benchmarks && ../$(BIN)/python bench_throughput.py && ../$(BIN)/python bench_end_to_end.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -97,7 +97,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     groups = {k: parser.add_argument_group(v) for k, v in GROUPS.items()}
     for name, f in FIELDS.items():
         flag = "--" + name.replace("_", "-")
-        default = f.default if f.default is not None else None
+        default = f.default
         kind = type(default) if default is not None and not f.metadata.get("list") else str
         help_text = f.metadata["help"] + ("" if default in (None, False) else f" [default: {default}]")
         g = groups[f.metadata["group"]]
@@ -115,8 +115,13 @@ def refresh_index(run_dir: Path) -> None:
     refresh(run_dir)
 
 
+def flag_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The config flags given on the command line (None means not given)."""
+    return {k: v for k, v in vars(args).items() if k in FIELDS and v is not None}
+
+
 def config_from(args: argparse.Namespace):
-    flags = {k: v for k, v in vars(args).items() if k in FIELDS and v is not None}
+    flags = flag_values(args)
     layers: list[dict[str, Any]] = []
     if args.config:
         layers.append(load_yaml(args.config))
@@ -130,8 +135,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.resume:
         if args.config:
             raise ConfigError("--resume uses the run's saved config.yaml; drop --config")
-        flags = {k: v for k, v in vars(args).items() if k in FIELDS and v is not None}
-        result = fit(resume_config(args.resume, flags), resume=True)
+        result = fit(resume_config(args.resume, flag_values(args)), resume=True)
     else:
         result = fit(config_from(args))
     print_summary(result.metrics, str(result.report))

@@ -50,8 +50,8 @@ class CompareResult:
 
     def figures(self) -> dict:
         p = self.prepared
-        series = pd.DataFrame(p.levels, index=p.index, columns=p.target_names)
-        return compare_figures(series, self.forecasts, self.metrics, unit_label(self.config, p.target_names))
+        return compare_figures(p.target_frame(), self.forecasts, self.metrics,
+                               unit_label(self.config, p.target_names))
 
 
 def check_models(models: list[str]) -> list[str]:
@@ -97,7 +97,7 @@ def compare(cfg: FitConfig, models: list[str] | tuple[str, ...] = COMPARE_MODELS
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     atomic_write(run_dir / "forecasts.csv", lambda tmp: forecasts.to_csv(tmp))
     write_compare_report(result.report, title=f"{data_label(cfg)}: {len(models)} networks compared",
-                         series=pd.DataFrame(p.levels, index=p.index, columns=p.target_names),
+                         series=p.target_frame(),
                          forecasts=forecasts, metrics=metrics,
                          unit=unit_label(cfg, p.target_names), notes=frame.notes)
     return result

@@ -88,6 +88,10 @@ class Prepared:
         """The network predicts the change from the target at the cutoff (delta transform)."""
         return self.transform == "delta"
 
+    def target_frame(self) -> pd.DataFrame:
+        """The targets in original units over every row, as a frame indexed by time."""
+        return pd.DataFrame(self.levels, index=self.index, columns=self.target_names)
+
     def cutoffs(self, split: str) -> np.ndarray:
         """(N,) row of each window's last input, the cutoff."""
         return self.starts[split] + self.lookback - 1

@@ -21,8 +21,8 @@ import torch
 from forecaster import __version__
 from forecaster._io import atomic_write, atomic_write_text
 from forecaster.config import FitConfig, dump_yaml, load_yaml, make_config
-from forecaster.errors import ConfigError
 from forecaster.diagnostics import gradient_flow
+from forecaster.errors import ConfigError
 from forecaster.evaluate import baseline_forecasts, evaluate, forecast_frame, interval_metrics
 from forecaster.frame import ValidFrame, validate_frame
 from forecaster.module import ForecastModule
@@ -54,8 +54,7 @@ class FitResult:
     @property
     def series(self) -> pd.DataFrame:
         """The target columns in original units, over every row used."""
-        p = self.prepared
-        return pd.DataFrame(p.levels, index=p.index, columns=p.target_names)
+        return self.prepared.target_frame()
 
     @property
     def history(self) -> dict:

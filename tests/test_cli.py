@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import yahoo_fake
-from forecaster.cli import build_parser, main
+from forecaster.cli import build_parser, flag_values, main
 from forecaster.config import FIELDS, FitConfig, make_config
 from forecaster.sources import load_dataset
 
@@ -119,7 +119,7 @@ def test_the_documented_command_line_parses_as_documented():
     line = ("fit --config configs/lstm.yaml --model gru --lookback 64 --horizon 5 "
             "--max-epochs 30 --seed 7 --out runs/aapl-gru")
     args = build_parser().parse_args(shlex.split(line))
-    flags = {k: v for k, v in vars(args).items() if k in FIELDS and v is not None}
+    flags = flag_values(args)
     from forecaster.config import load_yaml
     cfg = make_config(load_yaml(args.config), flags)
     assert (cfg.model, cfg.lookback, cfg.horizon, cfg.max_epochs, cfg.seed, cfg.out) == \

@@ -1,0 +1,56 @@
+"""Shared set-up for the benchmarks: threads, data, the reference network, paired timing."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import statistics
+import time
+
+import numpy as np
+import torch
+
+THREADS = 2
+
+
+def steady_process() -> None:
+    """2 threads, and glibc malloc keeping large temporaries (see README "Performance")."""
+    torch.set_num_threads(THREADS)
+    try:  # M_MMAP_THRESHOLD = -3, M_TRIM_THRESHOLD = -1
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 30)
+        libc.mallopt(-1, 1 << 30)
+    except OSError:
+        pass
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+def sensor_arrays(rows: int, features: int = 8, seed: int = 0) -> np.ndarray:
+    """(rows, features) float32: daily-seasonal channels with noise, already standardized."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows, dtype=np.float32)[:, None]
+    phase = rng.uniform(0, 2 * np.pi, size=(1, features)).astype(np.float32)
+    x = np.sin(2 * np.pi * t / 24 + phase) + 0.3 * rng.standard_normal((rows, features)).astype(np.float32)
+    return ((x - x.mean(0)) / x.std(0)).astype(np.float32)
+
+
+def paired(fn_ref, fn_product, repeats: int = 3) -> tuple[list[float], list[float]]:
+    """Interleaved runs (reference, product, reference, product, ...): seconds of each."""
+    ref, prod = [], []
+    for _ in range(repeats):
+        for fn, out in ((fn_ref, ref), (fn_product, prod)):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return ref, prod
+
+
+def report(name: str, unit: str, ref_rate: list[float], prod_rate: list[float], target: float) -> float:
+    r, p = statistics.median(ref_rate), statistics.median(prod_rate)
+    ratios = [b / a for a, b in zip(ref_rate, prod_rate)]
+    ratio = statistics.median(ratios)
+    print(f"{name}: reference {r:,.0f} {unit}, product {p:,.0f} {unit} "
+          f"(pairs: {', '.join(f'{x:.3f}' for x in ratios)})")
+    verdict = "meets" if ratio >= target else "MISSES"
+    print(f"{name}: ratio product/reference = {ratio:.3f} (target >= {target}: {verdict})")
+    return ratio
