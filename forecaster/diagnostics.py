@@ -6,7 +6,8 @@
   vanishing gradient. The LSTM's additive cell state and the GRU's update gate keep a path
   along which it can stay up. (A weight with |w| > 1 makes it explode instead, which is what
   gradient clipping caps.)
-- `GradNormHistory`: the total gradient norm of every training step, before clipping.
+- The total gradient norm of every training step, before clipping, is recorded by
+  `ForecastModule.configure_gradient_clipping` (one norm computation serves both).
 - `attention_weights`: decoder step by encoder step, for attention models.
 - `lstm_gates`: the input, forget and output gate activations of an LSTM's first layer over
   a window: how much of the cell state the forget gate keeps at each step.
@@ -14,10 +15,8 @@
 
 from __future__ import annotations
 
-import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 
@@ -33,24 +32,6 @@ def gradient_flow(network: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.nd
     network.train(was_training)
     norms = grad.norm(dim=2).mean(dim=0)  # (B, L, F) -> (B, L) -> (L,)
     return norms.flip(0).cpu().numpy()  # index 0 = k=1, the step at the cutoff
-
-
-class GradNormHistory(Callback):
-    """Total gradient norm of each training step, measured before clipping."""
-
-    def __init__(self) -> None:
-        self.norms: list[float] = []
-
-    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule,
-                                 optimizer: torch.optim.Optimizer) -> None:
-        grads = [p.grad.detach().norm() for p in pl_module.parameters() if p.grad is not None]
-        self.norms.append(float(torch.stack(grads).norm()) if grads else 0.0)
-
-    def state_dict(self) -> dict:
-        return {"norms": list(self.norms)}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.norms = list(state["norms"])
 
 
 @torch.inference_mode()

@@ -28,6 +28,7 @@ class ForecastModule(L.LightningModule):
         self.teacher_forcing_decay = teacher_forcing_decay
         self._loss_sum = 0.0
         self._loss_count = 0
+        self.grad_norms: list[float] = []  # total gradient norm of every step, before clipping
         self.save_hyperparameters(ignore=["network"])
 
     @property
@@ -71,12 +72,24 @@ class ForecastModule(L.LightningModule):
         """Mean training loss of the current epoch so far."""
         return self._loss_sum / self._loss_count if self._loss_count else float("nan")
 
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None,
+                                    gradient_clip_algorithm=None) -> None:
+        """Clip to the Trainer's `gradient_clip_val` by total norm (if set), and record that norm,
+        computed once for both, before clipping."""
+        if gradient_clip_algorithm not in (None, "norm"):
+            super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+            return
+        limit = gradient_clip_val if gradient_clip_val else float("inf")
+        self.grad_norms.append(float(torch.nn.utils.clip_grad_norm_(self.parameters(), limit)))
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["torch_rng_state"] = torch.get_rng_state()
+        checkpoint["grad_norms"] = list(self.grad_norms)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if "torch_rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["torch_rng_state"])
+        self.grad_norms = list(checkpoint.get("grad_norms", []))
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self.log("val_loss", self._loss(batch), on_epoch=True, prog_bar=True,

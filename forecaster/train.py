@@ -24,7 +24,6 @@ import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
-from forecaster.diagnostics import GradNormHistory
 from forecaster.errors import ConfigError, ForecasterError
 from forecaster.module import ForecastModule
 from forecaster.windows import WindowDataModule
@@ -94,7 +93,7 @@ def make_trainer(run_dir: Path, max_epochs: int = 30, patience: int = 5,
     """
     checkpoint = ModelCheckpoint(dirpath=Path(run_dir) / "checkpoints", filename="best", monitor="val_loss", mode="min",
                                  save_top_k=1, save_last=True, enable_version_counter=False)
-    callbacks = [checkpoint, LossHistory(), GradNormHistory(), FiniteLoss(), *(callbacks or [])]
+    callbacks = [checkpoint, LossHistory(), FiniteLoss(), *(callbacks or [])]
     if patience > 0:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=patience))
     if isinstance(devices, str) and devices.isdigit():
@@ -117,7 +116,6 @@ def train(module: ForecastModule, data: WindowDataModule, trainer: L.Trainer,
     best = trainer.checkpoint_callback
     run_dir = Path(best.dirpath).parent
     history = next(c for c in trainer.callbacks if isinstance(c, LossHistory))
-    norms = next(c for c in trainer.callbacks if isinstance(c, GradNormHistory))
     started = time.perf_counter()
     try:
         trainer.fit(module, datamodule=data, ckpt_path=resume_from)
@@ -141,7 +139,7 @@ def train(module: ForecastModule, data: WindowDataModule, trainer: L.Trainer,
     best_epoch = int(np.nanargmin(history.val)) + 1 if history.val else 0
     return TrainResult(checkpoint=path, best_epoch=best_epoch, epochs=len(history.val),
                        seconds=seconds, train_loss=history.train, val_loss=history.val,
-                       grad_norms=norms.norms)
+                       grad_norms=list(module.grad_norms))
 
 
 @torch.inference_mode()

@@ -64,3 +64,19 @@ def test_lstm_gates_reproduce_the_fused_lstm():
         c = torch.tensor(g["forget"][:, t]) * c + torch.tensor(g["input"][:, t]) * gcell
         h = torch.tensor(g["output"][:, t]) * torch.tanh(c)
     torch.testing.assert_close(h, out[:, -1].detach(), atol=1e-5, rtol=1e-5)
+
+
+def test_grad_norm_is_recorded_before_clipping_and_clipping_applies():
+    from forecaster.module import ForecastModule
+    torch.manual_seed(0)
+    module = ForecastModule(build_network("rnn", 2, 1, hidden_size=4, num_layers=1))
+    x, y = torch.randn(8, 5, 2) * 100, torch.randn(8, 1, 1) * 100
+    module._loss((x, y)).backward()
+    want = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in module.parameters()]))
+    opt = module.configure_optimizers()
+    module.configure_gradient_clipping(opt, gradient_clip_val=0.01, gradient_clip_algorithm="norm")
+    assert module.grad_norms == [pytest.approx(float(want), rel=1e-5)] and float(want) > 0.01
+    after = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in module.parameters()]))
+    assert float(after) == pytest.approx(0.01, rel=1e-4)
+    module.configure_gradient_clipping(opt, gradient_clip_val=None, gradient_clip_algorithm=None)
+    assert module.grad_norms[-1] == pytest.approx(0.01, rel=1e-4)  # recorded, not clipped
