@@ -90,7 +90,6 @@ def compare(cfg: FitConfig, models: list[str] | tuple[str, ...] = COMPARE_MODELS
     forecasts = forecast_frame(p, {**preds, **baseline_forecasts(p, "test")}, "test")
     result = CompareResult(run_dir, cfg, metrics, forecasts, p, runs)
 
-    from forecaster.compare_report import write_compare_report
     # The models go in a comment, so that the file stays a valid --config for fit or compare.
     atomic_write_text(run_dir / "config.yaml",
                       f"# forecaster compare --models {','.join(models)}\n" + dump_yaml(cfg))

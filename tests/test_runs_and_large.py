@@ -1,7 +1,5 @@
 """`forecaster runs`, and reports that stay small and responsive on long logs."""
 
-import json
-import shutil
 
 import numpy as np
 import pandas as pd

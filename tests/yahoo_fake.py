@@ -11,7 +11,6 @@ import gzip
 import json
 from importlib import resources
 
-import numpy as np
 import pandas as pd
 
 
