@@ -118,3 +118,24 @@ def test_gates_by_parameter_count():
 def test_unknown_network():
     with pytest.raises(ValueError, match="choose one of rnn, jordan, lstm"):
         build_network("transformer", 1, 1)
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_every_network_has_a_gaussian_head(name):
+    torch.manual_seed(0)
+    net = build_network(name, n_features=3, horizon=4, n_targets=2, hidden_size=16, num_layers=1, n_params=2)
+    module = ForecastModule(net, loss="gaussian", teacher_forcing=0.5, learning_rate=1e-2)
+    x, y = torch.randn(16, 8, 3), torch.randn(16, 4, 2)
+    module.train()
+    opt = module.configure_optimizers()
+    first = module._loss((x, y)).item()
+    for _ in range(60):
+        opt.zero_grad()
+        loss = module._loss((x, y))
+        loss.backward()
+        opt.step()
+    assert loss.item() < first  # the negative log-likelihood falls
+    module.eval()
+    mean, std = module.distribution(x)
+    assert mean.shape == std.shape == (16, 4, 2) and (std > 0).all()
+    assert torch.equal(module(x), mean)
