@@ -14,6 +14,9 @@ THREADS = 2
 
 
 def steady_process() -> None:
+    if os.environ.get("BENCH_DEFAULT_MALLOC"):
+        torch.set_num_threads(THREADS)
+        return
     """2 threads, and glibc malloc keeping large temporaries (see README "Performance")."""
     torch.set_num_threads(THREADS)
     try:  # M_MMAP_THRESHOLD = -3, M_TRIM_THRESHOLD = -1
