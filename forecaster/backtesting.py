@@ -24,7 +24,7 @@ from forecaster._io import atomic_write, atomic_write_text
 from forecaster.backtest_report import write_backtest_report
 from forecaster.config import FitConfig, dump_yaml
 from forecaster.errors import ConfigError, DataError
-from forecaster.evaluate import baseline_forecasts, naive_scale, scores
+from forecaster.evaluate import baseline_forecasts, forecast_frame, naive_scale, scores
 from forecaster.frame import ValidFrame, slice_frame
 from forecaster.prepare import Prepared, check_sizes, prepare
 from forecaster.run import data_label, fit_network, load_data, run_dir_for, trainer_for, unit_label
@@ -179,6 +179,5 @@ def backtest_metrics(cfg: FitConfig, folds: list[Fold], frame: ValidFrame, n_fol
 
 
 def fold_frame(f: Fold, model: str) -> pd.DataFrame:
-    from forecaster.evaluate import forecast_frame
     frame = forecast_frame(f.prepared, {model: f.pred, **f.baselines}, "test")
     return frame.assign(fold=f.number)

@@ -26,6 +26,7 @@ from forecaster.intervals import LEVELS, conformal_interval
 from forecaster.module import ForecastModule
 from forecaster.nets import build_network
 from forecaster.prepare import Scaler, model_inputs, to_levels, transform_values
+from forecaster.report import forecast_page
 from forecaster.run import CARD_FORMAT, load_checkpoint, load_data
 
 
@@ -149,8 +150,6 @@ def future_index(last: pd.Timestamp, horizon: int, kind: str, freq: pd.Timedelta
 
 def write_forecast(fc: Forecast, out: str | Path | None = None) -> Path:
     """forecast.csv and forecast.html into `out` (default: the run folder); returns the folder."""
-    from forecaster.report import forecast_page
-
     folder = Path(out) if out else fc.run.run_dir
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(folder / "forecast.csv", lambda tmp: fc.table.to_csv(tmp))
