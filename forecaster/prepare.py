@@ -137,12 +137,12 @@ def transform_values(frame: ValidFrame, transform: str) -> tuple[np.ndarray, np.
 def model_inputs(frame: ValidFrame, values: np.ndarray, scaler: Scaler,
                  calendar: bool) -> tuple[np.ndarray, list[str]]:
     """Scaled values plus calendar features: the (T, F) network inputs and their names."""
-    inputs, names = scaler.transform(values), list(frame.columns)
+    inputs, names = scaler.transform(values).astype(np.float32, copy=False), list(frame.columns)
     if calendar:
         cal, cal_names = calendar_features(frame.data.index, frame.freq)
-        inputs = np.concatenate([inputs, cal], axis=1)
+        inputs = np.concatenate([inputs, cal.astype(np.float32)], axis=1)
         names += cal_names
-    return inputs.astype(np.float32), names
+    return inputs, names
 
 
 def to_levels(pred: np.ndarray, anchor: np.ndarray, transform: str, target_scaler: Scaler) -> np.ndarray:
@@ -181,7 +181,7 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
         if len(starts[split]) == 0:
             raise DataError(_too_short(split, T, lookback, horizon, bounds[split], val_size, test_size))
     return Prepared(index=frame.data.index, levels=frame.data[frame.targets].to_numpy(dtype="float64"),
-                    inputs=inputs, targets=scaler.transform(values)[:, :C].astype(np.float32),
+                    inputs=inputs, targets=inputs[:, :C].copy(),  # inputs start with the scaled targets
                     input_names=names, target_names=list(frame.targets), transform=transform,
                     input_scaler=scaler, target_scaler=Scaler(scaler.mean[:C], scaler.std[:C]),
                     lookback=lookback, horizon=horizon, bounds=bounds, starts=starts,
