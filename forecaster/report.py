@@ -140,7 +140,8 @@ def fan_figure(forecasts: pd.DataFrame, history: pd.Series, model: str, target: 
                     fill="toself", fillcolor=f"rgba(214,39,40,{alpha})", line=dict(width=0), mode="lines",
                     name=f"{lvl}% interval", hoverinfo="skip"))
         traces += [
-            go.Scatter(x=past.index, y=past.values, name="history", line=dict(color="#888", width=1.2)),
+            go.Scatter(x=past.index, y=past.values, name="history", mode="lines",
+                       line=dict(color="#888", width=1.2)),
             go.Scatter(x=[c, *future.index], y=[past.iloc[-1], *future.values], name="actual",
                        line=dict(color=COLORS["actual"], width=1.8)),
             go.Scatter(x=[c, *path.index], y=[past.iloc[-1], *path[model]], name=esc(model),
