@@ -40,7 +40,7 @@ def main() -> None:
     raw_mb = raw.nbytes / 2**20
     target = 2 * raw_mb + 500
     index = pd.date_range("2020-01-01", periods=ROWS, freq="s", name="ts")
-    frame = pd.DataFrame(raw, index=index, columns=[f"c{i}" for i in range(FEATURES)])
+    frame = pd.DataFrame(raw, index=index, columns=[f"c{i}" for i in range(FEATURES)], copy=False)
     del raw
     print(f"raw array {raw_mb:,.0f} MB; peak after building the frame {peak_mb():,.0f} MB", flush=True)
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from forecaster.intervals import (CALIBRATION_LEVELS, LEVELS, conformal_interval, conformal_quantile,
                                   coverage, gaussian_interval, score_scale, scores as nonconformity)
+from forecaster.frame import ticks
 from forecaster.prepare import Prepared, to_levels
 
 BASELINES = ("naive", "seasonal_naive", "drift")
@@ -44,7 +45,7 @@ def _seasonal(p: Prepared, t: np.ndarray, h: np.ndarray) -> np.ndarray:
         return p.levels[rows]
     # Regular grid with gaps dropped: look the season up by timestamp; naive if it is missing.
     stamps = p.index.asi8
-    want = stamps[t][:, None] - back[None, :] * p.freq.value  # (N, H) nanoseconds
+    want = stamps[t][:, None] - back[None, :] * (p.freq // ticks(p.index, 1))  # (N, H) in index ticks
     pos = np.clip(np.searchsorted(stamps, want), 0, len(stamps) - 1)
     found = stamps[pos] == want
     rows = np.where(found, pos, t[:, None])

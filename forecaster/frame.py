@@ -2,11 +2,14 @@
 
 `validate_frame` takes a raw frame from a source and returns a `ValidFrame` that guarantees:
 
-- `data` holds exactly the target columns then the feature columns, all float64, finite
-  (no NaN, no infinity), indexed by a strictly increasing, unique DatetimeIndex; a tz-aware
-  index is in UTC.
+- `data` holds exactly the target columns then the feature columns, finite (no NaN, no
+  infinity), indexed by a strictly increasing, unique DatetimeIndex in the caller's time unit
+  (pandas 3 parses to microseconds; use `ticks` to turn `asi8` steps into a Timedelta); a
+  tz-aware index is in UTC. Float32 columns stay float32 and every other column becomes float64: a clean float32
+  log of 10 M rows is neither converted nor copied (the columns share the caller's memory,
+  which pandas' copy-on-write protects from writes on either side).
 - every target varies (a constant target cannot be forecast or scaled).
-- `segment` (one int per row) numbers the contiguous stretches of the series; a window must
+- `segment` (one int32 per row) numbers the contiguous stretches of the series; a window must
   never span two segments.
 - `filled` (rows x targets) marks target values that were filled rather than observed;
   metrics skip them.
@@ -16,7 +19,8 @@ The gap and NaN policy, by kind:
 - "price" (stocks): rows are trading sessions, so weekends and market holidays are not gaps.
   A row with a NaN in a needed column is dropped. One segment.
 - "sensor" (logs): the sampling step `freq` is the median spacing; the log is binned onto that
-  regular grid (mean per bin), so missing timestamps become NaN. A run of up to `max_gap`
+  regular grid (mean per bin), so missing timestamps become NaN; a log already on its grid with
+  no missing value is kept as it is. A run of up to `max_gap`
   missing steps is forward-filled (causal: only past values, never the value after the gap);
   a longer run is dropped and starts a new segment.
 """
@@ -39,7 +43,7 @@ class ValidFrame:
     kind: str  # "price" or "sensor"
     freq: pd.Timedelta | None  # sampling step of a sensor log; None for trading sessions
     season: int  # seasonal period in rows (24 for hourly, 5 for business days...)
-    segment: np.ndarray  # (T,) int64
+    segment: np.ndarray  # (T,) int32
     filled: np.ndarray  # (T, C) bool
     notes: list[str] = field(default_factory=list)
 
@@ -66,20 +70,25 @@ def validate_frame(raw: pd.DataFrame, targets: list[str], features: list[str] | 
     if len(raw) == 0:
         raise DataError(f"{name} has no rows; give a non-empty series")
     index = _check_index(raw.index, name)
-    data = pd.DataFrame({c: _numeric(raw[c], c, name) for c in wanted}, index=index)
+    data = pd.DataFrame({c: _numeric(raw[c], c, name) for c in wanted}, index=index, copy=False)
 
     notes: list[str] = []
     if kind == "price":
         freq, season = None, _trading_season(index)
         data, segment, filled = _drop_nan_rows(data, notes, name)
     else:
-        freq = pd.Timedelta(np.median(np.diff(index.asi8))) if len(index) > 1 else pd.Timedelta(0)
-        if freq <= pd.Timedelta(0):
+        if len(index) < 2:
             raise DataError(f"{name} needs at least 2 distinct timestamps to infer its sampling step")
+        step = _regular_step(index.asi8)
+        freq = ticks(index, step if step is not None else np.median(np.diff(index.asi8)))
         season = _season_for(freq)
-        data, segment, filled = _fill_gaps(data, freq, max_gap, targets, notes, name)
+        complete = not any(np.isnan(data[c].to_numpy()).any() for c in data)
+        if step is not None and complete:  # already on its grid: keep it as it is
+            segment, filled = np.zeros(len(data), np.int32), np.zeros((len(data), len(targets)), bool)
+        else:
+            data, segment, filled = _fill_gaps(data, freq, max_gap, targets, notes, name)
     for c in targets:
-        if data[c].nunique() < 2:
+        if data[c].min() == data[c].max():
             raise DataError(f"{name}: target {c!r} is constant; choose a target that varies")
     return ValidFrame(data=data, targets=list(targets), features=features, kind=kind, freq=freq,
                       season=season, segment=segment, filled=filled, notes=notes)
@@ -101,16 +110,33 @@ def _check_index(index: pd.Index, name: str) -> pd.DatetimeIndex:
                         f"{index[pos - 1]}); sort the file by its time column")
     if index.tz is not None:
         index = index.tz_convert("UTC")
-    return index.as_unit("ns")
+    return index  # in its own unit (pandas 3 parses to microseconds): no copy of a long index
+
+
+def ticks(index: pd.DatetimeIndex, n: float) -> pd.Timedelta:
+    """`n` steps of the index's integer clock (`asi8`, in the index's own unit) as a Timedelta."""
+    return pd.Timedelta(int(round(n)), unit=index.unit)
+
+
+def _regular_step(stamps: np.ndarray, chunk: int = 1 << 20) -> int | None:
+    """The step of strictly increasing int64 `stamps` if every step is equal, else None."""
+    step = int(stamps[1] - stamps[0])
+    for a in range(0, len(stamps) - 1, chunk):  # in chunks: no (T,) temporary
+        if (np.diff(stamps[a:a + chunk + 1]) != step).any():
+            return None
+    return step
 
 
 def _numeric(col: pd.Series, c: str, name: str) -> np.ndarray:
-    values = pd.to_numeric(col, errors="coerce")
-    bad = values.isna() & col.notna()
-    if bad.any():
-        raise DataError(f"{name}: column {c!r} is not numeric (value {col[bad].iloc[0]!r}); "
-                        "choose a numeric column or clean it")
-    out = values.to_numpy(dtype="float64")
+    if col.dtype in (np.float32, np.float64):
+        out = col.to_numpy()  # no conversion, no copy
+    else:
+        values = pd.to_numeric(col, errors="coerce")
+        bad = values.isna() & col.notna()
+        if bad.any():
+            raise DataError(f"{name}: column {c!r} is not numeric (value {col[bad].iloc[0]!r}); "
+                            "choose a numeric column or clean it")
+        out = values.to_numpy(dtype="float64")
     if np.isinf(out).any():
         raise DataError(f"{name}: column {c!r} has infinite values; replace them with numbers or blanks")
     if np.isnan(out).all():
@@ -123,7 +149,7 @@ def _drop_nan_rows(data: pd.DataFrame, notes: list[str], name: str):
     if not keep.all():
         notes.append(f"dropped {int((~keep).sum())} rows with missing values")
         data = data[keep]
-    segment = np.zeros(len(data), dtype=np.int64)
+    segment = np.zeros(len(data), dtype=np.int32)
     return data, segment, np.zeros((len(data), 0), dtype=bool)
 
 
@@ -143,7 +169,7 @@ def _fill_gaps(data: pd.DataFrame, freq: pd.Timedelta, max_gap: int, targets: li
                      "the rest forward-filled")
     # A new segment starts at every kept row that follows a dropped row.
     starts = keep & ~np.r_[True, keep[:-1]]
-    segment = np.cumsum(starts)[keep].astype(np.int64)
+    segment = np.cumsum(starts, dtype=np.int32)[keep]
     if len(segment):
         segment -= segment[0]  # the first kept stretch is segment 0
     target_idx = [grid.columns.get_loc(c) for c in targets]
@@ -182,7 +208,7 @@ def _season_for(freq: pd.Timedelta) -> int:
 def _trading_season(index: pd.DatetimeIndex) -> int:
     if len(index) < 3:
         return 1
-    step = pd.Timedelta(np.median(np.diff(index.asi8)))
+    step = ticks(index, np.median(np.diff(index.asi8)))
     if step >= pd.Timedelta(days=25):
         return 12  # monthly bars
     if step >= pd.Timedelta(days=5):

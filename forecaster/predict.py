@@ -22,10 +22,11 @@ import torch
 from forecaster._io import atomic_write, atomic_write_text
 from forecaster.config import FitConfig, load_yaml, make_config
 from forecaster.errors import ConfigError, DataError
+from forecaster.frame import ticks
 from forecaster.intervals import LEVELS, conformal_interval
 from forecaster.module import ForecastModule
 from forecaster.nets import build_network
-from forecaster.prepare import Scaler, model_inputs, to_levels, transform_values
+from forecaster.prepare import Scaler, model_inputs, to_levels
 from forecaster.report import forecast_page
 from forecaster.run import CARD_FORMAT, load_checkpoint, load_data
 
@@ -90,9 +91,8 @@ def forecast(run: str | Path, csv: str | None = None, time_col: str | None = Non
                            features=features or ["none"])
     frame = load_data(data_cfg)
     L, H = card["lookback"], card["horizon"]
-    values, blocked = transform_values(frame, card["transform"])
     scaler = Scaler(np.array(card["input_scaler"]["mean"]), np.array(card["input_scaler"]["std"]))
-    inputs, names = model_inputs(frame, values, scaler, card["calendar"])
+    inputs, names, _, blocked = model_inputs(frame, card["transform"], card["calendar"], scaler)
     if names != card["inputs"]:
         raise DataError(f"the new data give inputs {names}, the model was trained on {card['inputs']}; "
                         "use data with the same columns and sampling")
@@ -132,7 +132,7 @@ def future_index(last: pd.Timestamp, horizon: int, kind: str, freq: pd.Timedelta
         return pd.date_range(last + freq, periods=horizon, freq=freq, name="timestamp")
     import exchange_calendars as xc
 
-    step = pd.Timedelta(np.median(np.diff(index.asi8[-50:]))) if len(index) > 2 else pd.Timedelta(days=1)
+    step = ticks(index, np.median(np.diff(index.asi8[-50:]))) if len(index) > 2 else pd.Timedelta(days=1)
     try:
         cal = xc.get_calendar(exchange, start=(last - pd.Timedelta(days=10)).tz_localize(None).normalize(),
                               end=(last + pd.Timedelta(days=30 + 3 * horizon * max(step.days, 1))).tz_localize(None).normalize())

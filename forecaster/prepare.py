@@ -24,13 +24,14 @@ Transforms (`transform`), which decide what the network sees and predicts:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from forecaster.errors import ConfigError, DataError
-from forecaster.frame import ValidFrame
+from forecaster.frame import ValidFrame, ticks
 
 TRANSFORMS = ("auto", "log_return", "delta", "level")
 SPLITS = ("train", "val", "test")
@@ -42,12 +43,6 @@ class Scaler:
 
     mean: np.ndarray  # (K,)
     std: np.ndarray  # (K,)
-
-    @classmethod
-    def fit(cls, values: np.ndarray) -> "Scaler":
-        mean = np.nanmean(values, axis=0)
-        std = np.nanstd(values, axis=0)
-        return cls(mean=mean, std=np.where(std > 1e-12, std, 1.0))
 
     def transform(self, values: np.ndarray) -> np.ndarray:
         return (values - self.mean) / self.std
@@ -61,9 +56,9 @@ class Prepared:
     """Everything downstream needs, as arrays aligned on the rows of `index`."""
 
     index: pd.DatetimeIndex  # (T,) timestamps
-    levels: np.ndarray  # (T, C) targets in original units
+    levels: np.ndarray  # (T, C) targets in original units, the frame's float dtype
     inputs: np.ndarray  # (T, F) float32, model space
-    targets: np.ndarray  # (T, C) float32, model space
+    targets: np.ndarray  # (T, C) float32, model space: a view of the first C columns of inputs
     input_names: list[str]
     target_names: list[str]
     transform: str
@@ -117,32 +112,60 @@ def resolve_transform(transform: str, kind: str) -> str:
     return transform
 
 
-def transform_values(frame: ValidFrame, transform: str) -> tuple[np.ndarray, np.ndarray]:
-    """(T, C + F_raw) values in model space before scaling, and (T,) rows no window may contain."""
-    data, segment = frame.data, frame.segment
-    values = data[frame.columns].to_numpy(dtype="float64")
-    blocked = np.zeros(len(segment), dtype=bool)
+def blocked_rows(frame: ValidFrame, transform: str) -> np.ndarray:
+    """(T,) rows no window may contain: under log returns, the first row of each segment."""
+    segment = frame.segment
+    if transform != "log_return":
+        return np.zeros(len(segment), dtype=bool)
+    return np.r_[True, segment[1:] != segment[:-1]]
+
+
+def model_inputs(frame: ValidFrame, transform: str, calendar: bool, scaler: Scaler | None = None,
+                 fit_rows: slice = slice(None)) -> tuple[np.ndarray, list[str], Scaler, np.ndarray]:
+    """The (T, F) float32 network inputs, their names, the scaler and `blocked_rows`.
+
+    Each column is transformed and scaled on its own, in chunks of rows, straight into the one
+    float32 array: a 10 M-row log needs its inputs and a few MB more, never a (T, F) float64
+    temporary. Without a `scaler`, one is fitted on `fit_rows` minus the blocked rows.
+    """
+    data, columns = frame.data, frame.columns
     if transform == "log_return":
         nonpositive = [c for c in frame.targets if (data[c] <= 0).any()]
         if nonpositive:
             raise ConfigError(f"target {nonpositive[0]!r} has values <= 0, so it has no log returns; "
                               "use --transform delta")
-        values = _returns(values)
-        # The first row of each segment has no return: no window may contain it.
-        blocked = np.r_[True, segment[1:] != segment[:-1]]
-        values[blocked] = 0.0
-    return values, blocked
+    blocked = blocked_rows(frame, transform)
+    cal = calendar_columns(data.index, frame.freq) if calendar else {}
+    inputs = np.empty((len(data), len(columns) + len(cal)), dtype=np.float32)  # (T, F)
+    mean, std = np.zeros(len(columns)), np.ones(len(columns))
+    for j, c in enumerate(columns):
+        col = data[c].to_numpy()  # (T,) a view
+        if transform == "log_return":
+            col = _returns(col.astype(np.float64))
+            col[blocked] = 0.0
+        if scaler is None:
+            mean[j], std[j] = _moments(col[fit_rows], blocked[fit_rows])
+        else:
+            mean[j], std[j] = scaler.mean[j], scaler.std[j]
+        std[j] = std[j] if std[j] > 1e-12 else 1.0
+        for a, b in _chunks(len(col)):
+            inputs[a:b, j] = (col[a:b] - mean[j]) / std[j]  # float64 arithmetic, float32 result
+    for k, make in enumerate(cal.values()):
+        inputs[:, len(columns) + k] = make()
+    return inputs, [*columns, *cal], scaler or Scaler(mean, std), blocked
 
 
-def model_inputs(frame: ValidFrame, values: np.ndarray, scaler: Scaler,
-                 calendar: bool) -> tuple[np.ndarray, list[str]]:
-    """Scaled values plus calendar features: the (T, F) network inputs and their names."""
-    inputs, names = scaler.transform(values).astype(np.float32, copy=False), list(frame.columns)
-    if calendar:
-        cal, cal_names = calendar_features(frame.data.index, frame.freq)
-        inputs = np.concatenate([inputs, cal.astype(np.float32)], axis=1)
-        names += cal_names
-    return inputs, names
+def _chunks(n: int, size: int = 1 << 20):
+    return ((a, min(a + size, n)) for a in range(0, n, size))
+
+
+def _moments(col: np.ndarray, skip: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation of `col` where not `skip`, in float64, two passes by chunk."""
+    count = int((~skip).sum())
+    total = sum(float(col[a:b][~skip[a:b]].sum(dtype=np.float64)) for a, b in _chunks(len(col)))
+    mean = total / max(count, 1)
+    sq = sum(float(np.square(col[a:b][~skip[a:b]] - mean).sum()) for a, b in _chunks(len(col)))
+    return mean, (sq / max(count, 1)) ** 0.5
 
 
 def to_levels(pred: np.ndarray, anchor: np.ndarray, transform: str, target_scaler: Scaler) -> np.ndarray:
@@ -164,15 +187,13 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
     """
     check_sizes(lookback, horizon, val_size, test_size, stride)
     transform = resolve_transform(transform, frame.kind)
-    values, blocked = transform_values(frame, transform)
     T, C = len(frame.data), len(frame.targets)
     if bounds is None:
         train_end = int(round(T * (1 - val_size - test_size)))
         val_end = int(round(T * (1 - test_size)))
         bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, T)}
-    fit_rows = slice(*bounds["train"])
-    scaler = Scaler.fit(values[fit_rows][~blocked[fit_rows]])
-    inputs, names = model_inputs(frame, values, scaler, calendar)
+    inputs, names, scaler, blocked = model_inputs(frame, transform, calendar,
+                                                  fit_rows=slice(*bounds["train"]))
 
     window_segment = np.where(blocked, -1, frame.segment)
     starts = {split: window_starts(window_segment, lookback, horizon, *bounds[split], stride)
@@ -180,8 +201,9 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
     for split in SPLITS:
         if len(starts[split]) == 0:
             raise DataError(_too_short(split, T, lookback, horizon, bounds[split], val_size, test_size))
-    return Prepared(index=frame.data.index, levels=frame.data[frame.targets].to_numpy(dtype="float64"),
-                    inputs=inputs, targets=inputs[:, :C].copy(),  # inputs start with the scaled targets
+    levels = frame.data[frame.targets].to_numpy()  # a view where the frame has one target
+    return Prepared(index=frame.data.index, levels=levels,
+                    inputs=inputs, targets=inputs[:, :C],  # a view: inputs start with the scaled targets
                     input_names=names, target_names=list(frame.targets), transform=transform,
                     input_scaler=scaler, target_scaler=Scaler(scaler.mean[:C], scaler.std[:C]),
                     lookback=lookback, horizon=horizon, bounds=bounds, starts=starts,
@@ -205,38 +227,39 @@ def check_sizes(lookback: int, horizon: int, val_size: float, test_size: float, 
 
 
 def window_starts(segment: np.ndarray, lookback: int, horizon: int, first: int, end: int,
-                  stride: int = 1) -> np.ndarray:
+                  stride: int = 1, chunk: int = 1 << 20) -> np.ndarray:
     """Start rows s of windows whose targets [s+L, s+L+H) lie in [first, end), in one segment."""
     span = lookback + horizon
     s = np.arange(max(first - lookback, 0), end - span + 1, stride, dtype=np.int64)
-    if len(s) == 0:
-        return s
-    # Segments are contiguous runs and -1 rows stand alone, so equal ends mean one segment.
-    ok = (segment[s] == segment[s + span - 1]) & (segment[s] >= 0)
+    ok = np.empty(len(s), dtype=bool)
+    for a in range(0, len(s), chunk):  # in chunks: a few (chunk,) temporaries, never (N,) ones
+        c = s[a:a + chunk]
+        # Segments are contiguous runs and -1 rows stand alone, so equal ends mean one segment.
+        ok[a:a + chunk] = (segment[c] == segment[c + span - 1]) & (segment[c] >= 0)
     return s[ok]
 
 
-def calendar_features(index: pd.DatetimeIndex, freq: pd.Timedelta | None) -> tuple[np.ndarray, list[str]]:
-    """Cyclical time features known in advance: (T, K) in [-1, 1] and their names."""
-    cols: dict[str, np.ndarray] = {}
-    def cyc(name: str, value: np.ndarray, period: float) -> None:
-        cols[f"{name}_sin"] = np.sin(2 * np.pi * value / period)
-        cols[f"{name}_cos"] = np.cos(2 * np.pi * value / period)
-    step = freq if freq is not None else pd.Timedelta(np.median(np.diff(index.asi8))) if len(index) > 1 else None
+def calendar_columns(index: pd.DatetimeIndex, freq: pd.Timedelta | None) -> dict[str, Callable[[], np.ndarray]]:
+    """Cyclical time features known in advance, by name: each makes its (T,) float32 column in
+    [-1, 1] when called, so only one column exists at a time."""
+    cols: dict[str, Callable[[], np.ndarray]] = {}
+
+    def cyc(name: str, value: Callable[[], np.ndarray], period: float) -> None:
+        cols[f"{name}_sin"] = lambda: np.sin(2 * np.pi / period * value(), dtype=np.float32)
+        cols[f"{name}_cos"] = lambda: np.cos(2 * np.pi / period * value(), dtype=np.float32)
+    step = freq if freq is not None else ticks(index, np.median(np.diff(index.asi8))) if len(index) > 1 else None
     if step is not None and step < pd.Timedelta(days=1):  # intraday: sensors or price bars
-        cyc("hour", index.hour.to_numpy() + index.minute.to_numpy() / 60, 24)
-    cyc("weekday", index.day_of_week.to_numpy(), 7)
-    cyc("yearday", index.day_of_year.to_numpy() - 1, 365.25)
-    return np.stack(list(cols.values()), axis=1), list(cols)
+        cyc("hour", lambda: index.hour.to_numpy() + index.minute.to_numpy() / 60, 24)
+    cyc("weekday", lambda: index.day_of_week.to_numpy(), 7)
+    cyc("yearday", lambda: index.day_of_year.to_numpy() - 1, 365.25)
+    return cols
 
 
 def _returns(values: np.ndarray) -> np.ndarray:
-    """(T, K) -> (T, K): log return of strictly positive columns, first difference of others."""
+    """(T,) -> (T,): the log return of a strictly positive column, else its first difference."""
     out = np.empty_like(values)
     out[0] = 0.0
-    positive = (values > 0).all(axis=0)
-    out[1:, positive] = np.diff(np.log(values[:, positive]), axis=0)
-    out[1:, ~positive] = np.diff(values[:, ~positive], axis=0)
+    out[1:] = np.diff(np.log(values) if (values > 0).all() else values)
     return out
 
 

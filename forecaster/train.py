@@ -103,7 +103,8 @@ def make_trainer(run_dir: Path, max_epochs: int = 30, patience: int = 5,
                          precision=precision, gradient_clip_val=gradient_clip_val or None,
                          callbacks=callbacks, logger=False, deterministic=True,
                          enable_model_summary=False, enable_progress_bar=progress,
-                         default_root_dir=run_dir, log_every_n_steps=10)
+                         default_root_dir=run_dir, log_every_n_steps=10,
+                         use_distributed_sampler=False)  # WindowBatches shards by rank itself
     except (MisconfigurationException, ValueError, TypeError) as err:
         first = str(err).splitlines()[0]
         raise ConfigError(f"Lightning refused the trainer settings: {first}; check --accelerator, "

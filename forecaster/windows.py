@@ -14,7 +14,7 @@ from collections.abc import Callable
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 
 def window_view(series: torch.Tensor, length: int) -> torch.Tensor:
@@ -25,7 +25,7 @@ def window_view(series: torch.Tensor, length: int) -> torch.Tensor:
 class WindowDataset(Dataset):
     """Window i has inputs rows [s, s+L) and targets rows [s+L, s+L+H), s = starts[i].
 
-    Indexed by a whole batch of window numbers at once (use with a BatchSampler and
+    Indexed by a whole batch of window numbers at once (use with `WindowBatches` and
     `batch_size=None`), it returns x (B, L, F) and y (B, H, C). With `relative=True` the
     targets are the change from the target at the cutoff (row s+L-1).
     """
@@ -53,19 +53,38 @@ class WindowDataset(Dataset):
         return x, y
 
 
-class EpochShuffle(Sampler):
-    """A permutation of range(n) drawn from (seed, epoch): the order of epoch e is the same
-    whether or not training was interrupted and resumed before it."""
+class WindowBatches(Sampler):
+    """Batches of window numbers, each a (B,) int64 tensor: in order, or shuffled by a
+    permutation drawn from (seed, epoch), so epoch e has the same order whether or not
+    training was interrupted and resumed before it.
 
-    def __init__(self, n: int, seed: int, epoch: Callable[[], int]) -> None:
-        self.n, self.seed, self.epoch = n, seed, epoch
+    Under several processes, process `rank` of `world` takes every world-th window of the
+    order, padded by wrapping around so that every process gets the same number of batches
+    (as torch's DistributedSampler does). The order stays one tensor: no Python list of
+    millions of ints.
+    """
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool = False, seed: int = 0,
+                 epoch: Callable[[], int] = lambda: 0, rank: int = 0, world: int = 1) -> None:
+        self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
+        self.seed, self.epoch, self.rank, self.world = seed, epoch, rank, world
+
+    def _per_rank(self) -> int:
+        return -(-self.n // self.world)  # ceil(n / world)
 
     def __len__(self) -> int:
-        return self.n
+        return -(-self._per_rank() // self.batch_size)
 
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch())
-        return iter(torch.randperm(self.n, generator=g).tolist())
+    def __iter__(self):  # a generator: the epoch is read when the first batch is drawn
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch())
+            order = torch.randperm(self.n, generator=g)  # (N,)
+        else:
+            order = torch.arange(self.n)  # (N,)
+        if self.world > 1:
+            pad = self._per_rank() * self.world - self.n
+            order = torch.cat([order, order[:pad]])[self.rank::self.world]  # (ceil(N / world),)
+        yield from order.split(self.batch_size)
 
 
 class WindowDataModule(L.LightningDataModule):
@@ -75,8 +94,9 @@ class WindowDataModule(L.LightningDataModule):
                  lookback: int, horizon: int, relative: bool = False, batch_size: int = 64,
                  seed: int = 0) -> None:
         super().__init__()
-        self.inputs = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))
-        self.targets = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
+        # Shared with the arrays given, strided or not: no copy of a long series.
+        self.inputs = torch.from_numpy(np.asarray(inputs, dtype=np.float32))  # (T, F)
+        self.targets = torch.from_numpy(np.asarray(targets, dtype=np.float32))  # (T, C)
         self.starts = {k: torch.from_numpy(np.asarray(v, dtype=np.int64)) for k, v in starts.items()}
         self.lookback = lookback
         self.horizon = horizon
@@ -98,12 +118,10 @@ class WindowDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         ds = self.dataset(split)
-        if shuffle:
-            order = EpochShuffle(len(ds), self.seed, self._epoch)
-        else:
-            order = SequentialSampler(ds)
-        return DataLoader(ds, sampler=BatchSampler(order, self.batch_size, drop_last=False),
-                          batch_size=None)
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        batches = WindowBatches(len(ds), self.batch_size, shuffle, self.seed, self._epoch, rank, world)
+        return DataLoader(ds, sampler=batches, batch_size=None)
 
     def _epoch(self) -> int:
         return self.trainer.current_epoch if self.trainer is not None else 0

@@ -4,7 +4,7 @@ import pytest
 
 from conftest import sensor_frame
 from forecaster.errors import DataError
-from forecaster.frame import validate_frame
+from forecaster.frame import ticks, validate_frame
 from forecaster.sources import load_dataset
 
 
@@ -15,6 +15,21 @@ def test_guarantees_on_a_clean_sensor_log():
     assert all(vf.data.dtypes == "float64") and np.isfinite(vf.data.to_numpy()).all()
     assert vf.freq == pd.Timedelta(hours=1) and vf.season == 24
     assert (vf.segment == 0).all() and not vf.filled.any()
+
+
+def test_a_clean_float32_log_is_neither_converted_nor_copied():
+    from forecaster.prepare import prepare
+
+    raw64 = sensor_frame(400)
+    raw32 = raw64.astype("float32")
+    vf = validate_frame(raw32, ["temp"], ["humid"], kind="sensor")
+    assert all(vf.data.dtypes == "float32") and vf.segment.dtype == np.int32
+    assert all(np.shares_memory(vf.data[c].to_numpy(), raw32[c].to_numpy()) for c in ["temp", "humid"])
+    # The model inputs are the same as from the float64 log, to float32 precision.
+    p32 = prepare(vf, 24, 6)
+    p64 = prepare(validate_frame(raw32.astype("float64"), ["temp"], ["humid"], kind="sensor"), 24, 6)
+    np.testing.assert_allclose(p32.inputs, p64.inputs, atol=1e-5)
+    assert np.shares_memory(p32.targets, p32.inputs) and np.shares_memory(p32.levels, raw32["temp"].to_numpy())
 
 
 def test_market_closures_are_not_gaps():
@@ -38,7 +53,7 @@ def test_short_gap_forward_filled_long_gap_splits_the_series():
 def test_jfk_weather_policy_on_real_gaps():
     vf = validate_frame(load_dataset("jfk-weather"), ["temp"], ["pressure"], kind="sensor")
     steps = np.diff(vf.data.index.asi8)
-    one_hour = pd.Timedelta(hours=1).value
+    one_hour = pd.Timedelta(hours=1) // ticks(vf.data.index, 1)  # in the index's own unit
     # Inside a segment rows are exactly one hour apart; jumps only between segments.
     same = vf.segment[1:] == vf.segment[:-1]
     assert (steps[same] == one_hour).all() and (steps[~same] > one_hour).all()

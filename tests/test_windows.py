@@ -1,7 +1,8 @@
 import numpy as np
+import pytest
 import torch
 
-from forecaster.windows import WindowDataModule, WindowDataset, window_view
+from forecaster.windows import WindowBatches, WindowDataModule, WindowDataset, window_view
 
 
 def _series(T=50, F=3, C=1):
@@ -46,3 +47,16 @@ def test_loaders_cover_every_window_once_and_shuffle_reproducibly():
     assert torch.equal(order, seen(b))
     assert sorted((order / 3).long().tolist()) == list(range(150))
     assert [xb.shape[0] for xb, _ in a.val_dataloader()] == [32, 32, 32, 32, 22]
+
+
+@pytest.mark.parametrize("n, world, batch", [(150, 2, 32), (151, 2, 32), (10, 3, 4), (7, 4, 64)])
+def test_sharded_batches_split_every_window_evenly_between_processes(n, world, batch):
+    for shuffle in (False, True):
+        shards = [list(WindowBatches(n, batch, shuffle, seed=1, rank=r, world=world)) for r in range(world)]
+        lengths = {len(s) for s in shards}
+        assert len(lengths) == 1 and lengths == {len(WindowBatches(n, batch, world=world))}  # same step count
+        got = torch.cat([torch.cat(s) for s in shards])
+        assert set(got.tolist()) == set(range(n))  # every window, in some process
+        assert len(got) - n == -(-n // world) * world - n  # padding only to even the shards out
+        single = torch.cat(list(WindowBatches(n, batch, shuffle, seed=1)))
+        assert sorted(single.tolist()) == list(range(n))
