@@ -22,7 +22,7 @@ import pandas as pd
 
 from forecaster._io import atomic_write, atomic_write_text
 from forecaster.backtest_report import write_backtest_report
-from forecaster.config import FitConfig, dump_yaml
+from forecaster.config import FitConfig, dump_yaml, single_series
 from forecaster.errors import ConfigError, DataError
 from forecaster.evaluate import baseline_forecasts, forecast_frame, naive_scale, scores
 from forecaster.frame import ValidFrame, slice_frame
@@ -88,6 +88,7 @@ def backtest(cfg: FitConfig, folds: int = 5, window: str = "expanding", fine_tun
              progress: bool = True) -> BacktestResult:
     check_sizes(cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size, cfg.stride)
     check_fold_args(folds, window)  # bad flags fail before any work
+    single_series(cfg, "backtest")
     run_dir = run_dir_for(cfg, "backtest")
     trainer_for(cfg, run_dir / "fold-1", progress=False)
     frame = load_data(cfg)

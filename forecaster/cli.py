@@ -138,9 +138,26 @@ def cmd_fit(args: argparse.Namespace) -> int:
         result = fit(resume_config(args.resume, flag_values(args)), resume=True)
     else:
         result = fit(config_from(args))
-    print_summary(result.metrics, str(result.report))
+    if "series" in result.metrics:
+        print_panel_summary(result.metrics, str(result.report))
+    else:
+        print_summary(result.metrics, str(result.report))
     refresh_index(result.run_dir)
     return 0
+
+
+def print_panel_summary(metrics: dict, report: str) -> None:
+    o = metrics["overall"]
+    print(f"\n{metrics['data']['source']} · {o['series']} series · one {next(iter(o['mean_MASE']))} model")
+    print(f"  {'series':<20}{'MAE':>12}{'naive MAE':>12}{'vs naive':>10}{'MASE':>8}")
+    for name, m in list(metrics["series"].items())[:20]:
+        print(f"  {name[:19]:<20}{m['model']['MAE']:>12.4g}{m['baselines']['naive']['MAE']:>12.4g}"
+              f"{100 * (m['mae_ratio_to_naive'] - 1):>+9.1f}%{m['model']['MASE']:>8.3f}")
+    if o["series"] > 20:
+        print(f"  ... and {o['series'] - 20} more in metrics.json")
+    print("  mean MASE: " + ", ".join(f"{k} {v:.3f}" for k, v in o["mean_MASE"].items()))
+    print(f"{o['verdict']}.")
+    print(f"report: {report}")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

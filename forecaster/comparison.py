@@ -18,7 +18,7 @@ import torch
 
 from forecaster._io import atomic_write, atomic_write_text
 from forecaster.compare_report import compare_figures, write_compare_report
-from forecaster.config import COMPARE_MODELS, FitConfig, dump_yaml
+from forecaster.config import COMPARE_MODELS, FitConfig, dump_yaml, single_series
 from forecaster.diagnostics import attention_weights
 from forecaster.errors import ConfigError
 from forecaster.evaluate import baseline_forecasts, forecast_frame
@@ -69,6 +69,7 @@ def compare(cfg: FitConfig, models: list[str] | tuple[str, ...] = COMPARE_MODELS
             progress: bool = True) -> CompareResult:
     """Train each named network on identical data and write one comparison report."""
     models = check_models(list(models))
+    single_series(cfg, "compare")
     run_dir = run_dir_for(cfg, "compare")
     trainer_for(cfg, run_dir / models[0], progress=False)  # bad trainer flags fail before any work
     frame, p, data = prepare_data(cfg)

@@ -26,9 +26,10 @@ def _f(default: Any, help: str, group: str, **kw: Any) -> Any:
 @dataclass
 class FitConfig:
     # data: at most one of ticker, dataset, csv; none means the default embedded stock.
-    ticker: str | None = _f(None, "Yahoo Finance symbol, e.g. AAPL (daily adjusted prices, cached)", "data")
-    dataset: str | None = _f(None, "embedded dataset: aapl, goog, ibm, msft, jfk-weather", "data")
-    csv: str | None = _f(None, "your own CSV or parquet log", "data")
+    ticker: str | None = _f(None, "Yahoo Finance symbol, e.g. AAPL (daily adjusted prices, cached); several, e.g. AAPL,MSFT, train one model on all", "data")
+    dataset: str | None = _f(None, "embedded dataset: aapl, goog, ibm, msft, jfk-weather; several, e.g. aapl,msft, train one model on all", "data")
+    csv: str | None = _f(None, "your own CSV or parquet log, or a folder of them (one series per file)", "data")
+    series_col: str | None = _f(None, "column of a long-format --csv naming the series (one model for all)", "data")
     time_col: str | None = _f(None, "time column of --csv (default: the first column)", "data")
     target: list[str] | None = _f(None, "column(s) to forecast, comma-separated (default: Close, or the dataset's)", "data", list=True)
     features: list[str] | None = _f(None, "extra input columns, comma-separated (default: the dataset's; none for --csv)", "data", list=True)
@@ -140,6 +141,23 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         raise ConfigError(f"{name} in {source} must be {kind.__name__}, got {value!r}") from None
 
 
+def names_in(value: str | None) -> list[str]:
+    """The names of a comma-separated list such as `AAPL,MSFT` (empty entries dropped)."""
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def is_panel(cfg: FitConfig) -> bool:
+    """Several series for one model: a list of tickers or datasets, a folder, or a series column."""
+    return (len(names_in(cfg.ticker)) > 1 or len(names_in(cfg.dataset)) > 1 or bool(cfg.series_col)
+            or (cfg.csv is not None and Path(cfg.csv).is_dir()))
+
+
+def single_series(cfg: FitConfig, command: str) -> None:
+    if is_panel(cfg):
+        raise ConfigError(f"{command} takes one series; give one --ticker, --dataset or --csv file "
+                          "(`forecaster fit` trains one model on several)")
+
+
 def check_config(cfg: FitConfig) -> None:
     """Checks that need no data, so that a bad flag fails before anything is loaded or written."""
     from forecaster.nets import NETWORKS
@@ -148,6 +166,8 @@ def check_config(cfg: FitConfig) -> None:
     given = [n for n in ("ticker", "dataset", "csv") if getattr(cfg, n)]
     if len(given) > 1:
         raise ConfigError(f"give one data source, not {' and '.join('--' + g for g in given)}")
+    if cfg.series_col and not cfg.csv:
+        raise ConfigError("--series-col names a column of a long-format --csv file; give the file with --csv")
     if cfg.model not in NETWORKS:
         raise ConfigError(f"unknown model {cfg.model!r}; choose one of {', '.join(NETWORKS)}")
     choices = {"nonlinearity": ("tanh", "relu"), "cell": ("rnn", "lstm", "gru"), "loss": ("mse", "gaussian"),

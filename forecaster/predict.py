@@ -60,6 +60,10 @@ def load_run(run: str | Path) -> LoadedRun:
     if card.get("format") != CARD_FORMAT:
         raise ConfigError(f"{run_dir} was written by forecaster {card.get('forecaster_version', '?')} "
                           "in an incompatible format; fit the model again with this version")
+    if "series" in card:
+        raise ConfigError(f"{run_dir} holds one model of several series; forecasting from it is not "
+                          "supported yet: fit one series (one --ticker, --dataset or --csv file) to "
+                          "use predict")
     if not card.get("conformal"):
         raise ConfigError(f"{run_dir} did not finish training; resume it with "
                           f"`forecaster fit --resume {run_dir}` first")

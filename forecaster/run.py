@@ -20,7 +20,7 @@ import torch
 
 from forecaster import __version__
 from forecaster._io import atomic_write, atomic_write_text
-from forecaster.config import FitConfig, dump_yaml, load_yaml, make_config
+from forecaster.config import FitConfig, dump_yaml, is_panel, load_yaml, make_config, names_in
 from forecaster.diagnostics import gradient_flow
 from forecaster.errors import ConfigError
 from forecaster.evaluate import baseline_forecasts, evaluate, forecast_frame, interval_metrics
@@ -78,10 +78,12 @@ class FitResult:
 
 def data_label(cfg: FitConfig) -> str:
     if cfg.ticker:
-        return cfg.ticker.upper()
-    if cfg.csv:
-        return Path(cfg.csv).stem
-    return (cfg.dataset or DEFAULT_DATASET).lower()
+        names = [t.upper() for t in names_in(cfg.ticker)]
+    elif cfg.csv:
+        names = [Path(cfg.csv).stem]
+    else:
+        names = [d.lower() for d in names_in(cfg.dataset or DEFAULT_DATASET)]
+    return "+".join(names) if len(names) <= 4 else f"{names[0]}+{len(names) - 1}-more"
 
 
 def unit_label(cfg: FitConfig, targets: list[str]) -> str:
@@ -199,7 +201,13 @@ def fit(cfg: FitConfig, progress: bool = True, resume: bool = False) -> FitResul
     """Train the configured model and write its evaluation and report into the run folder.
 
     With `resume`, continue the interrupted run in `cfg.out` from its last completed epoch.
+    Several series (see `forecaster.config.is_panel`) train one model on all of them and
+    return a `forecaster.panel.PanelResult`.
     """
+    if is_panel(cfg):
+        from forecaster.panel import fit_panel  # panel builds on this module
+
+        return fit_panel(cfg, progress, resume)
     run_dir = Path(cfg.out) if resume else run_dir_for(cfg)
     last = check_resumable(run_dir) if resume else None
     trainer = trainer_for(cfg, run_dir, progress)  # bad trainer flags fail before any work

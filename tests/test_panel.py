@@ -1,0 +1,137 @@
+"""Many series, one model: splits at shared times, per-series scaling, no window across
+series, metrics per series and overall, and the three ways to give several series."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import sensor_frame
+from forecaster.cli import main
+from forecaster.config import FitConfig, is_panel
+from forecaster.errors import DataError
+from forecaster.panel import load_series, prepare_panel
+from forecaster.run import fit
+
+TINY = dict(hidden_size=8, num_layers=1, lookback=16, horizon=3, max_epochs=1, patience=0)
+STOCKS = ["aapl", "goog", "ibm", "msft"]
+
+
+@pytest.fixture(scope="module")
+def stocks(tmp_path_factory):
+    out = tmp_path_factory.mktemp("panel") / "run"
+    return fit(FitConfig(dataset=",".join(STOCKS), out=str(out), **TINY), progress=False)
+
+
+def test_one_model_on_four_stocks_reports_each_and_overall(stocks):
+    m = stocks.metrics
+    assert list(m["series"]) == STOCKS
+    for name in STOCKS:
+        s = m["series"][name]
+        assert s["mae_ratio_to_naive"] == pytest.approx(s["model"]["MAE"] / s["baselines"]["naive"]["MAE"])
+        assert {"naive", "seasonal_naive", "drift"} <= set(s["baselines"]) and s["model"]["MASE"] > 0
+    o = m["overall"]
+    ratios = [m["series"][n]["mae_ratio_to_naive"] for n in STOCKS]
+    assert o["series"] == 4 and o["beats_naive"] == sum(r < 1 for r in ratios)
+    assert o["mae_ratio_to_naive"] == pytest.approx(np.exp(np.mean(np.log(ratios))))
+    assert ("does NOT beat" in o["verdict"]) == (o["mae_ratio_to_naive"] >= 1)
+    saved = json.loads((stocks.run_dir / "metrics.json").read_text())
+    assert saved["overall"] == o
+    page = stocks.report.read_text()
+    assert all(f">{n}<" in page for n in STOCKS) and o["verdict"] in page
+
+
+def test_series_share_split_times_and_keep_their_own_scaling(stocks):
+    panel = stocks.panel
+    test_starts = {p.index[p.bounds["test"][0]] for p in panel.prepared}
+    val_starts = {p.index[p.bounds["val"][0]] for p in panel.prepared}
+    assert len(test_starts) == 1 and len(val_starts) == 1  # one calendar cut for every stock
+    for p in panel.prepared:  # scalers fitted on each series' own training rows
+        train = p.inputs[: p.bounds["train"][1], 0]
+        assert abs(train[1:].mean()) < 1e-4 and abs(train[1:].std() - 1) < 1e-3
+
+
+def test_no_window_crosses_from_one_series_into_the_next(stocks):
+    panel, L, H = stocks.panel, stocks.config.lookback, stocks.config.horizon
+    data = panel.datamodule(stocks.config)
+    owner = np.searchsorted(panel.offsets, np.arange(panel.offsets[-1]), side="right") - 1
+    for split, starts in data.starts.items():
+        s = starts.numpy()
+        assert len(s) == sum(len(p.starts[split]) for p in panel.prepared)
+        assert (owner[s] == owner[s + L + H - 1]).all()
+
+
+def test_forecasts_are_indexed_by_each_series_real_future_timestamps(stocks):
+    f = stocks.forecasts
+    assert f.index.names == ["series", "cutoff", "timestamp"]
+    for name, p in zip(stocks.panel.names, stocks.panel.prepared):
+        one = f.xs(name, level="series")
+        stamps = one.index.get_level_values("timestamp")
+        assert stamps.isin(p.index[p.bounds["test"][0]:]).all()  # that series' own test dates
+        assert (stamps > one.index.get_level_values("cutoff")).all()
+        np.testing.assert_allclose(one["actual"].to_numpy(), p.actuals("test").reshape(-1))
+
+
+def _logs(n_series=3, n=600):
+    return {f"site{i}": sensor_frame(n, seed=i) for i in range(n_series)}
+
+
+def test_a_folder_and_a_long_format_file_give_the_same_run(tmp_path):
+    logs = _logs()
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for name, df in logs.items():
+        df.to_csv(folder / f"{name}.csv")
+    long = pd.concat([df.assign(site=name) for name, df in logs.items()]).sort_index(kind="stable")
+    long.to_csv(tmp_path / "long.csv")
+    common = dict(target=["temp"], features=["humid"], **TINY)
+    a = fit(FitConfig(csv=str(folder), out=str(tmp_path / "a"), **common), progress=False)
+    b = fit(FitConfig(csv=str(tmp_path / "long.csv"), series_col="site", out=str(tmp_path / "b"), **common),
+            progress=False)
+    assert list(a.metrics["series"]) == list(b.metrics["series"]) == list(logs)
+    assert a.metrics["series"] == b.metrics["series"]  # same windows, scaling, seed: same numbers
+
+
+def test_a_series_too_short_for_the_split_is_named(tmp_path):
+    logs = _logs()
+    logs["tiny"] = sensor_frame(600, seed=9).iloc[-40:]  # only inside the test period
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for name, df in logs.items():
+        df.to_csv(folder / f"{name}.csv")
+    cfg = FitConfig(csv=str(folder), target=["temp"], **TINY)
+    with pytest.raises(DataError, match="series 'tiny'.*drop this series"):
+        prepare_panel(load_series(cfg), cfg)
+
+
+def test_panel_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["fit", "--dataset", "ibm,msft", "--out", str(out), "--max-epochs", "1",
+                 "--hidden-size", "8", "--num-layers", "1", "--lookback", "16", "--horizon", "3"])
+    text = capsys.readouterr().out
+    assert code == 0 and "2 series" in text and "mean MASE" in text
+    assert (out / "report.html").is_file() and (out / "forecasts.csv").is_file()
+    assert is_panel(FitConfig(ticker="AAPL,MSFT")) and not is_panel(FitConfig(ticker="AAPL"))
+
+
+def test_several_tickers_through_yfinance(tmp_path, capsys, monkeypatch):
+    import yahoo_fake
+
+    symbols = ["AAPL", "MSFT", "IBM", "GOOG"]
+    yahoo_fake.install(monkeypatch, {s: yahoo_fake.raw_stock(s) for s in symbols})
+    out = tmp_path / "four"
+    code = main(["fit", "--ticker", ",".join(symbols), "--out", str(out), "--max-epochs", "1",
+                 "--hidden-size", "8", "--num-layers", "1", "--lookback", "16", "--horizon", "3"])
+    assert code == 0, capsys.readouterr().err
+    m = json.loads((out / "metrics.json").read_text())
+    assert list(m["series"]) == symbols and m["data"]["source"] == "AAPL+MSFT+IBM+GOOG"
+
+
+def test_commands_that_take_one_series_say_so(tmp_path, capsys, stocks):
+    for argv in (["compare", "--dataset", "ibm,msft", "--models", "gru"],
+                 ["backtest", "--dataset", "ibm,msft"],
+                 ["predict", "--run", str(stocks.run_dir)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and ("one series" in err or "several series" in err)
