@@ -130,7 +130,7 @@ def config_from(args: argparse.Namespace):
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from forecaster.run import fit, resume_config
+    from forecaster.run import fit, launched_worker, resume_config
 
     if args.resume:
         if args.config:
@@ -138,6 +138,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         result = fit(resume_config(args.resume, flag_values(args)), resume=True)
     else:
         result = fit(config_from(args))
+    if launched_worker():
+        return 0  # rank 0 prints and writes
     if "series" in result.metrics:
         print_panel_summary(result.metrics, str(result.report))
     else:

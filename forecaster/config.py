@@ -70,6 +70,8 @@ class FitConfig:
     accelerator: str = _f("auto", "Lightning accelerator: auto, cpu, gpu", "training")
     devices: str = _f("auto", "Lightning devices: auto, 1, 2, ...", "training")
     precision: str = _f("32-true", "Lightning precision: 32-true, bf16-mixed, 16-mixed", "training")
+    strategy: str = _f("auto", "Lightning strategy: auto, ddp, ddp_spawn, ... (several processes: only rank 0 writes)", "training")
+    num_nodes: int = _f(1, "Lightning num_nodes: machines taking part in distributed training", "training")
     # output
     out: str | None = _f(None, "run folder (default: runs/<data>-<model>-<time>)", "output")
     overwrite: bool = _f(False, "replace the files of an existing run folder", "output")
@@ -185,7 +187,7 @@ def check_config(cfg: FitConfig) -> None:
     if cfg.kind not in (None, "price", "sensor"):
         raise ConfigError(f"unknown kind {cfg.kind!r}; use price or sensor")
     check_sizes(cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size, cfg.stride)
-    positive = {"batch_size": cfg.batch_size, "hidden_size": cfg.hidden_size,
+    positive = {"batch_size": cfg.batch_size, "hidden_size": cfg.hidden_size, "num_nodes": cfg.num_nodes,
                 "num_layers": cfg.num_layers, "max_epochs": cfg.max_epochs}
     for name, v in positive.items():
         if v < 1:

@@ -58,7 +58,7 @@ class ForecastModule(L.LightningModule):
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss = self._loss(batch)
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=len(batch[0]))
+                 batch_size=len(batch[0]), sync_dist=True)  # averaged over processes (DDP)
         return loss
 
     def on_train_epoch_start(self) -> None:
@@ -93,7 +93,7 @@ class ForecastModule(L.LightningModule):
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self.log("val_loss", self._loss(batch), on_epoch=True, prog_bar=True,
-                 batch_size=len(batch[0]))
+                 batch_size=len(batch[0]), sync_dist=True)  # every process picks the same best epoch
 
     def test_step(self, batch, batch_idx: int) -> None:
         self.log("test_loss", self._loss(batch), on_epoch=True, batch_size=len(batch[0]))

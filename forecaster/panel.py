@@ -32,8 +32,8 @@ from forecaster.module import ForecastModule
 from forecaster.nets import build_network, count_parameters
 from forecaster.panel_report import write_panel_report
 from forecaster.prepare import SPLITS, Prepared, prepare
-from forecaster.run import (CARD_FORMAT, check_resumable, data_label, load_data, make_module,
-                            network_kwargs, run_dir_for, trainer_for, unit_label)
+from forecaster.run import (CARD_FORMAT, check_resumable, claim_run_dir, data_label, load_data,
+                            make_module, network_kwargs, trainer_for, unit_label)
 from forecaster.sources import load_file
 from forecaster.train import TrainResult, predict, train
 from forecaster.windows import WindowDataModule
@@ -171,16 +171,16 @@ def overall_metrics(per_series: dict[str, dict]) -> dict:
 
 def fit_panel(cfg: FitConfig, progress: bool = True, resume: bool = False) -> PanelResult:
     """Train one network on every series and evaluate it on each one's test split."""
-    run_dir = Path(cfg.out) if resume else run_dir_for(cfg)
+    run_dir, writer = claim_run_dir(cfg, resume)
     last = check_resumable(run_dir) if resume else None
     trainer = trainer_for(cfg, run_dir, progress)
     frames = load_series(cfg)
     panel = prepare_panel(frames, cfg)
     data = panel.datamodule(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
-    card = panel_card(cfg, panel)
-    atomic_write_text(run_dir / "model.json", json.dumps(card, indent=2))
+    if writer:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
+        atomic_write_text(run_dir / "model.json", json.dumps(panel_card(cfg, panel), indent=2))
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = make_module(cfg, build_network(cfg.model, **network_kwargs(cfg, panel.prepared[0])))
@@ -204,6 +204,8 @@ def fit_panel(cfg: FitConfig, progress: bool = True, resume: bool = False) -> Pa
                        "notes": [f"{n}: {note}" for n, fr in frames.items() for note in fr.notes]}
     forecasts = pd.concat(frames_out).reorder_levels(["series", "cutoff", "timestamp"])
     result = PanelResult(run_dir, cfg, metrics, forecasts, panel, module, trained)
+    if not trainer.is_global_zero:
+        return result  # another process (rank 0) writes the run
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     atomic_write(run_dir / "forecasts.csv", lambda tmp: forecasts.to_csv(tmp))
     first = panel.prepared[0]

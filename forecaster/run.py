@@ -9,6 +9,7 @@ metrics.json, forecasts.csv (every test forecast with its real timestamp) and re
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,7 +168,8 @@ def prepare_data(cfg: FitConfig) -> tuple[ValidFrame, Prepared, WindowDataModule
 def trainer_for(cfg: FitConfig, folder: Path, progress: bool) -> L.Trainer:
     return make_trainer(folder, max_epochs=cfg.max_epochs, patience=cfg.patience,
                         gradient_clip_val=cfg.gradient_clip_val, accelerator=cfg.accelerator,
-                        devices=cfg.devices, precision=cfg.precision, progress=progress)
+                        devices=cfg.devices, precision=cfg.precision, strategy=cfg.strategy,
+                        num_nodes=cfg.num_nodes, progress=progress)
 
 
 def fit_network(cfg: FitConfig, name: str, p: Prepared, data: WindowDataModule, trainer: L.Trainer,
@@ -194,6 +196,26 @@ def fit_network(cfg: FitConfig, name: str, p: Prepared, data: WindowDataModule, 
     return ModelRun(name, module, trained, pred, metrics, bounds, conformal, flow_init, flow_trained)
 
 
+RUN_DIR_ENV = "FORECASTER_RUN_DIR"  # the run folder, for the processes Lightning launches (DDP)
+
+
+def launched_worker() -> bool:
+    """True in a process that trains for a rank other than 0 (Lightning's DDP launches them
+    by re-running the command): it trains with the others and writes nothing."""
+    ranks = [os.environ.get(v, "0") for v in ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK")]
+    return any(r != "0" for r in ranks)
+
+
+def claim_run_dir(cfg: FitConfig, resume: bool = False) -> tuple[Path, bool]:
+    """The run folder and whether this process writes it. Rank 0 checks and claims the folder
+    and tells the processes it launches; those reuse it without checking or writing."""
+    if launched_worker():
+        return Path(os.environ.get(RUN_DIR_ENV) or cfg.out or "."), False
+    run_dir = Path(cfg.out) if resume else run_dir_for(cfg)
+    os.environ[RUN_DIR_ENV] = str(run_dir.resolve())
+    return run_dir, True
+
+
 CARD_FORMAT = 1  # bump when model.json or the checkpoint layout changes incompatibly
 
 
@@ -208,13 +230,14 @@ def fit(cfg: FitConfig, progress: bool = True, resume: bool = False) -> FitResul
         from forecaster.panel import fit_panel  # panel builds on this module
 
         return fit_panel(cfg, progress, resume)
-    run_dir = Path(cfg.out) if resume else run_dir_for(cfg)
+    run_dir, writer = claim_run_dir(cfg, resume)
     last = check_resumable(run_dir) if resume else None
     trainer = trainer_for(cfg, run_dir, progress)  # bad trainer flags fail before any work
     frame, p, data = prepare_data(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
-    atomic_write_text(run_dir / "model.json", json.dumps(model_card(cfg, p), indent=2))
+    if writer:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
+        atomic_write_text(run_dir / "model.json", json.dumps(model_card(cfg, p), indent=2))
     run = fit_network(cfg, cfg.model, p, data, trainer, resume_from=last)
     trained, metrics = run.training, run.metrics
     metrics["training"] = {"epochs": trained.epochs, "best_epoch": trained.best_epoch,
@@ -223,9 +246,11 @@ def fit(cfg: FitConfig, progress: bool = True, resume: bool = False) -> FitResul
                            "train_loss": trained.train_loss, "val_loss": trained.val_loss}
     metrics["data"] = data_info(cfg, frame, p)
     forecasts = forecast_frame(p, {cfg.model: run.pred, **run.bounds, **baseline_forecasts(p, "test")}, "test")
-    atomic_write_text(run_dir / "model.json", json.dumps(model_card(cfg, p, run.conformal), indent=2))
     result = FitResult(run_dir=run_dir, config=cfg, metrics=metrics, forecasts=forecasts,
                        prepared=p, module=run.module, training=trained)
+    if not trainer.is_global_zero:
+        return result  # another process (rank 0) writes the run
+    atomic_write_text(run_dir / "model.json", json.dumps(model_card(cfg, p, run.conformal), indent=2))
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     atomic_write(run_dir / "forecasts.csv", lambda tmp: forecasts.to_csv(tmp))
     write_report(result.report, title=f"{data_label(cfg)}: {cfg.model} forecast",

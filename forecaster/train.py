@@ -85,7 +85,7 @@ class TrainResult:
 def make_trainer(run_dir: Path, max_epochs: int = 30, patience: int = 5,
                  gradient_clip_val: float = 1.0, accelerator: str = "auto",
                  devices: str | int = "auto", precision: str = "32-true",
-                 progress: bool = True, callbacks: list[Callback] | None = None) -> L.Trainer:
+                 strategy: str = "auto", num_nodes: int = 1, progress: bool = True, callbacks: list[Callback] | None = None) -> L.Trainer:
     """A Trainer with clipping, early stopping, and best and last checkpoints in
     `run_dir/checkpoints/`.
 
@@ -100,7 +100,7 @@ def make_trainer(run_dir: Path, max_epochs: int = 30, patience: int = 5,
         devices = int(devices)
     try:
         return L.Trainer(max_epochs=max_epochs, accelerator=accelerator, devices=devices,
-                         precision=precision, gradient_clip_val=gradient_clip_val or None,
+                         precision=precision, strategy=strategy, num_nodes=num_nodes, gradient_clip_val=gradient_clip_val or None,
                          callbacks=callbacks, logger=False, deterministic=True,
                          enable_model_summary=False, enable_progress_bar=progress,
                          default_root_dir=run_dir, log_every_n_steps=10,
@@ -108,7 +108,7 @@ def make_trainer(run_dir: Path, max_epochs: int = 30, patience: int = 5,
     except (MisconfigurationException, ValueError, TypeError) as err:
         first = str(err).splitlines()[0]
         raise ConfigError(f"Lightning refused the trainer settings: {first}; check --accelerator, "
-                          "--devices and --precision") from None
+                          "--devices, --precision, --strategy and --num-nodes") from None
 
 
 def train(module: ForecastModule, data: WindowDataModule, trainer: L.Trainer,
@@ -135,8 +135,8 @@ def train(module: ForecastModule, data: WindowDataModule, trainer: L.Trainer,
         raise TrainingInterrupted(f"training interrupted ({type(err).__name__}); {where}") from None
     seconds = time.perf_counter() - started
     path = Path(best.best_model_path)
-    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
-    module.load_state_dict(state)
+    if trainer.is_global_zero:  # the process that saved it (and writes the run) restores it
+        module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
     best_epoch = int(np.nanargmin(history.val)) + 1 if history.val else 0
     return TrainResult(checkpoint=path, best_epoch=best_epoch, epochs=len(history.val),
                        seconds=seconds, train_loss=history.train, val_loss=history.val,
