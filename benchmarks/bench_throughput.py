@@ -75,7 +75,7 @@ def main() -> None:
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     data = setup()
     n_train = len(data.dataset("train"))
-    ref_s, prod_s = paired(lambda: reference_train(data), lambda: product_train(data), repeats=5)
+    ref_s, prod_s = paired(lambda: reference_train(data), lambda: product_train(data), repeats=6)
     report("training throughput", "windows/s", [EPOCHS * n_train / s for s in ref_s],
            [EPOCHS * n_train / s for s in prod_s], target=0.97)
 
@@ -89,7 +89,7 @@ def main() -> None:
             module.network(x)
 
     n_test = len(ds)
-    ref_s, prod_s = paired(reference_predict, lambda: predict(module, data, "test"), repeats=5)
+    ref_s, prod_s = paired(reference_predict, lambda: predict(module, data, "test"), repeats=6)
     report("prediction throughput", "windows/s", [n_test / s for s in ref_s], [n_test / s for s in prod_s],
            target=0.9)
 

@@ -44,10 +44,12 @@ def sensor_arrays(rows: int, features: int = 8, seed: int = 0, chunk: int = 1 <<
 
 
 def paired(fn_ref, fn_product, repeats: int = 3) -> tuple[list[float], list[float]]:
-    """Interleaved runs (reference, product, reference, product, ...): seconds of each."""
+    """Interleaved pairs, the order alternating (reference then product, product then
+    reference, ...) so that a drift in the machine's speed favours neither: seconds of each."""
     ref, prod = [], []
-    for _ in range(repeats):
-        for fn, out in ((fn_ref, ref), (fn_product, prod)):
+    for i in range(repeats):
+        order = ((fn_ref, ref), (fn_product, prod))
+        for fn, out in (order if i % 2 == 0 else order[::-1]):
             start = time.perf_counter()
             fn()
             out.append(time.perf_counter() - start)

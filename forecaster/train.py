@@ -13,6 +13,7 @@ completed epoch (`last.ckpt`, to resume from). Faults:
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from dataclasses import dataclass, field
@@ -64,10 +65,10 @@ class FiniteLoss(Callback):
     """Stops at the first NaN or infinite training loss instead of training on garbage."""
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        if loss is not None and not torch.isfinite(loss):
+        loss = float(outputs["loss"] if isinstance(outputs, dict) else outputs)
+        if not math.isfinite(loss):
             raise TrainingDiverged(
-                f"training loss became {float(loss)} at epoch {trainer.current_epoch + 1}, "
+                f"training loss became {loss} at epoch {trainer.current_epoch + 1}, "
                 f"step {batch_idx + 1}")
 
 

@@ -84,7 +84,8 @@ class WindowBatches(Sampler):
         if self.world > 1:
             pad = self._per_rank() * self.world - self.n
             order = torch.cat([order, order[:pad]])[self.rank::self.world]  # (ceil(N / world),)
-        yield from order.split(self.batch_size)
+        for a in range(0, len(order), self.batch_size):  # one (B,) view at a time
+            yield order[a:a + self.batch_size]
 
 
 class WindowDataModule(L.LightningDataModule):
