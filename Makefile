@@ -44,7 +44,8 @@ test: setup-dev browser
 # Benchmarks print each ratio against a reference measured in the same run (see BENCHMARKS.md).
 bench: setup
 	cd benchmarks && ../$(BIN)/python bench_throughput.py && ../$(BIN)/python bench_end_to_end.py && \
-	  BENCH_DEFAULT_MALLOC=1 ../$(BIN)/python bench_long_series.py && ../$(BIN)/python bench_many_series.py
+	  env -u MALLOC_MMAP_THRESHOLD_ -u MALLOC_TRIM_THRESHOLD_ BENCH_DEFAULT_MALLOC=1 ../$(BIN)/python bench_long_series.py && \
+	  ../$(BIN)/python bench_many_series.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -5,9 +5,9 @@
 - `data` holds exactly the target columns then the feature columns, finite (no NaN, no
   infinity), indexed by a strictly increasing, unique DatetimeIndex in the caller's time unit
   (pandas 3 parses to microseconds; use `ticks` to turn `asi8` steps into a Timedelta); a
-  tz-aware index is in UTC. Float32 columns stay float32 and every other column becomes float64: a clean float32
-  log of 10 M rows is neither converted nor copied (the columns share the caller's memory,
-  which pandas' copy-on-write protects from writes on either side).
+  tz-aware index is in UTC. Float32 columns stay float32 and every other column becomes
+  float64: a clean float32 log of 10 M rows is neither converted nor copied (the columns
+  share the caller's memory, which pandas' copy-on-write protects from writes either side).
 - every target varies (a constant target cannot be forecast or scaled).
 - `segment` (one int32 per row) numbers the contiguous stretches of the series; a window must
   never span two segments.
@@ -20,9 +20,9 @@ The gap and NaN policy, by kind:
   A row with a NaN in a needed column is dropped. One segment.
 - "sensor" (logs): the sampling step `freq` is the median spacing; the log is binned onto that
   regular grid (mean per bin), so missing timestamps become NaN; a log already on its grid with
-  no missing value is kept as it is. A run of up to `max_gap`
-  missing steps is forward-filled (causal: only past values, never the value after the gap);
-  a longer run is dropped and starts a new segment.
+  no missing value is kept as it is. A run of up to `max_gap` missing steps is forward-filled
+  (causal: only past values, never the value after the gap); a longer run is dropped and
+  starts a new segment.
 """
 
 from __future__ import annotations

@@ -39,13 +39,11 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class Scaler:
-    """Per-column affine scaling fitted on training rows: z = (x - mean) / std."""
+    """Per-column affine scaling fitted on training rows: z = (x - mean) / std (applied
+    column by column in `model_inputs`)."""
 
     mean: np.ndarray  # (K,)
     std: np.ndarray  # (K,)
-
-    def transform(self, values: np.ndarray) -> np.ndarray:
-        return (values - self.mean) / self.std
 
     def inverse(self, values: np.ndarray) -> np.ndarray:
         return values * self.std + self.mean
@@ -164,7 +162,8 @@ def _moments(col: np.ndarray, skip: np.ndarray) -> tuple[float, float]:
     count = int((~skip).sum())
     total = sum(float(col[a:b][~skip[a:b]].sum(dtype=np.float64)) for a, b in _chunks(len(col)))
     mean = total / max(count, 1)
-    sq = sum(float(np.square(col[a:b][~skip[a:b]] - mean).sum()) for a, b in _chunks(len(col)))
+    sq = sum(float(np.square(col[a:b][~skip[a:b]].astype(np.float64) - mean).sum())
+             for a, b in _chunks(len(col)))
     return mean, (sq / max(count, 1)) ** 0.5
 
 
