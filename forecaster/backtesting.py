@@ -88,7 +88,7 @@ def backtest(cfg: FitConfig, folds: int = 5, window: str = "expanding", fine_tun
              progress: bool = True) -> BacktestResult:
     check_sizes(cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size, cfg.stride)
     check_fold_args(folds, window)  # bad flags fail before any work
-    single_series(cfg, "backtest")
+    cfg = single_series(cfg, "backtest")
     run_dir = run_dir_for(cfg, "backtest")
     trainer_for(cfg, run_dir / "fold-1", progress=False)
     frame = load_data(cfg)

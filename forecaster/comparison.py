@@ -69,7 +69,7 @@ def compare(cfg: FitConfig, models: list[str] | tuple[str, ...] = COMPARE_MODELS
             progress: bool = True) -> CompareResult:
     """Train each named network on identical data and write one comparison report."""
     models = check_models(list(models))
-    single_series(cfg, "compare")
+    cfg = single_series(cfg, "compare")
     run_dir = run_dir_for(cfg, "compare")
     trainer_for(cfg, run_dir / models[0], progress=False)  # bad trainer flags fail before any work
     frame, p, data = prepare_data(cfg)

@@ -154,10 +154,17 @@ def is_panel(cfg: FitConfig) -> bool:
             or (cfg.csv is not None and Path(cfg.csv).is_dir()))
 
 
-def single_series(cfg: FitConfig, command: str) -> None:
+def single_series(cfg: FitConfig, command: str) -> FitConfig:
+    """`cfg` for a command that trains on one series in one process (compare, backtest):
+    several series or processes are refused, and `devices auto` becomes one device (on a
+    machine with several GPUs, Lightning's `auto` would start one process per GPU)."""
     if is_panel(cfg):
         raise ConfigError(f"{command} takes one series; give one --ticker, --dataset or --csv file "
                           "(`forecaster fit` trains one model on several)")
+    if cfg.strategy != "auto" or cfg.num_nodes != 1 or str(cfg.devices) not in ("auto", "1"):
+        raise ConfigError(f"{command} runs in one process; drop --strategy, --num-nodes and --devices "
+                          "(`forecaster fit` trains with several)")
+    return dataclasses.replace(cfg, devices="1")
 
 
 def check_config(cfg: FitConfig) -> None:

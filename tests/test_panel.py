@@ -131,7 +131,9 @@ def test_several_tickers_through_yfinance(tmp_path, capsys, monkeypatch):
 def test_commands_that_take_one_series_say_so(tmp_path, capsys, stocks):
     for argv in (["compare", "--dataset", "ibm,msft", "--models", "gru"],
                  ["backtest", "--dataset", "ibm,msft"],
+                 ["compare", "--dataset", "ibm", "--devices", "2", "--strategy", "ddp"],
                  ["predict", "--run", str(stocks.run_dir)]):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and ("one series" in err or "several series" in err)
+        assert len(err.splitlines()) == 1 and any(w in err for w in ("one series", "several series",
+                                                                       "one process"))
