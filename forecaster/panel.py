@@ -133,6 +133,10 @@ def prepare_panel(frames: dict[str, ValidFrame], cfg: FitConfig) -> Panel:
     prepared = []
     for name, frame in frames.items():
         index = frame.data.index
+        if index[-1] < test_start or index[0] >= val_start:
+            raise DataError(f"series {name!r} runs from {index[0]} to {index[-1]}, but every series "
+                            f"needs training rows before {val_start} and test rows from {test_start}, "
+                            "where all series are split; drop this series or give it the missing span")
         a, b = int(index.searchsorted(val_start)), int(index.searchsorted(test_start))
         bounds = {"train": (0, a), "val": (a, b), "test": (b, len(index))}
         try:

@@ -101,7 +101,7 @@ def test_a_series_too_short_for_the_split_is_named(tmp_path):
     for name, df in logs.items():
         df.to_csv(folder / f"{name}.csv")
     cfg = FitConfig(csv=str(folder), target=["temp"], **TINY)
-    with pytest.raises(DataError, match="series 'tiny'.*drop this series"):
+    with pytest.raises(DataError, match="series 'tiny' runs from .* needs training rows before .*drop this series"):
         prepare_panel(load_series(cfg), cfg)
 
 
