@@ -30,7 +30,7 @@ from forecaster.evaluate import baseline_forecasts, evaluate, forecast_frame
 from forecaster.frame import ValidFrame, validate_frame
 from forecaster.module import ForecastModule
 from forecaster.nets import build_network, count_parameters
-from forecaster.panel_report import write_panel_report
+from forecaster.panel_report import panel_figures, write_panel_report
 from forecaster.prepare import SPLITS, Prepared, prepare
 from forecaster.run import (CARD_FORMAT, check_resumable, claim_run_dir, data_label, load_data,
                             make_module, network_kwargs, trainer_for, unit_label)
@@ -77,6 +77,14 @@ class PanelResult:
     @property
     def report(self) -> Path:
         return self.run_dir / "report.html"
+
+    @property
+    def unit(self) -> str:
+        return unit_label(_first_source(self.config), self.panel.prepared[0].target_names)
+
+    def figures(self) -> dict:
+        """Every report figure as a plotly Figure, by name (for notebooks)."""
+        return panel_figures(self.metrics, self.forecasts, self.unit)
 
 
 def load_series(cfg: FitConfig) -> dict[str, ValidFrame]:
@@ -217,8 +225,7 @@ def fit_panel(cfg: FitConfig, progress: bool = True, resume: bool = False) -> Pa
                        subtitle=(f"lookback {first.lookback}, horizon {first.horizon}, transform "
                                  f"{first.transform}, per-series scaling, trained {trained.epochs} "
                                  f"epochs (best {trained.best_epoch})"),
-                       metrics=metrics, forecasts=forecasts,
-                       unit=unit_label(_first_source(cfg), first.target_names))
+                       metrics=metrics, forecasts=forecasts, unit=result.unit)
     return result
 
 

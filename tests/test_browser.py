@@ -55,6 +55,7 @@ def reports(tmp_path_factory):
     assert main(["fit", "--dataset", "jfk-weather", *FAST, "--out", str(root / "fit")]) == 0
     assert main(["compare", "--dataset", "ibm", "--models", "rnn,lstm,seq2seq-attn", *FAST,
                  "--out", str(root / "compare")]) == 0
+    assert main(["fit", "--dataset", "ibm,msft", *FAST, "--out", str(root / "panel")]) == 0
     return root
 
 
@@ -90,3 +91,12 @@ def test_compare_report_renders_offline(browser, reports):
     text = browser.find_element("tag name", "table").text
     for model in ["rnn", "lstm", "seq2seq-attn", "naive"]:
         assert model in text
+
+
+def test_many_series_report_renders_offline(browser, reports):
+    expected = {"fig-ratios", "fig-forecast:ibm:Close", "fig-forecast:msft:Close", "fig-loss"}
+    plots, errors = _open(browser, reports / "panel" / "report.html", expected, "panel-report")
+    assert {p["id"] for p in plots} == expected
+    assert not errors, errors
+    text = browser.find_element("tag name", "body").text
+    assert "of 2 series beat the naive last value" in text and "ibm" in text and "msft" in text
