@@ -64,7 +64,7 @@ def main() -> None:
         windows = result.metrics["training"]["windows"]
         print(f"many series: {o['series']:,} series x {ROWS} rows, {windows['train']:,} training windows, "
               f"{windows['test']:,} test windows; beats naive on {o['beats_naive']} "
-              f"(mean MASE model {o['mean_MASE'][next(iter(o['mean_MASE']))]:.3f}, "
+              f"(mean MASE model {o['mean_MASE'][o['model']]:.3f}, "
               f"naive {o['mean_MASE']['naive']:.3f})")
         ratios = [r / p for r, p in zip(ref, prod)]
         print(f"many series: one series of the same rows {', '.join(f'{x:.1f}' for x in ref)} s, "

@@ -150,7 +150,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def print_panel_summary(metrics: dict, report: str) -> None:
     o = metrics["overall"]
-    print(f"\n{metrics['data']['source']} · {o['series']} series · one {next(iter(o['mean_MASE']))} model")
+    print(f"\n{metrics['data']['source']} · {o['series']} series · one {o['model']} model")
     print(f"  {'series':<20}{'MAE':>12}{'naive MAE':>12}{'vs naive':>10}{'MASE':>8}")
     for name, m in list(metrics["series"].items())[:20]:
         print(f"  {name[:19]:<20}{m['model']['MAE']:>12.4g}{m['baselines']['naive']['MAE']:>12.4g}"

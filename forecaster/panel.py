@@ -33,8 +33,7 @@ from forecaster.nets import build_network, count_parameters
 from forecaster.panel_report import panel_figures, write_panel_report
 from forecaster.prepare import SPLITS, Prepared, prepare
 from forecaster.run import (CARD_FORMAT, check_resumable, claim_run_dir, data_label, load_data,
-                            make_module, network_kwargs, trainer_for, unit_label)
-from forecaster.sources import load_file
+                            make_module, network_kwargs, raw_data, trainer_for, unit_label)
 from forecaster.train import TrainResult, predict, train
 from forecaster.windows import WindowDataModule
 
@@ -108,16 +107,11 @@ def _stem(path: Path) -> str:
 
 
 def _long_format(cfg: FitConfig) -> dict[str, ValidFrame]:
-    if not cfg.target:
-        raise DataError(f"--csv needs --target: the column to forecast in {cfg.csv}")
-    features = [f for f in (cfg.features or []) if f.lower() != "none"]
-    raw = load_file(cfg.csv, time_col=cfg.time_col, columns=[cfg.series_col, *cfg.target, *features],
-                    tz=cfg.tz)
+    raw, targets, features, kind = raw_data(cfg, extra=(cfg.series_col,))
     if raw[cfg.series_col].isna().any():
         raise DataError(f"{cfg.csv}: column {cfg.series_col!r} has empty series names; fill them in")
-    return {str(name): validate_frame(group.drop(columns=cfg.series_col), cfg.target, features,
-                                      kind=cfg.kind or "sensor", max_gap=cfg.max_gap,
-                                      name=f"{Path(cfg.csv).stem}[{name}]")
+    return {str(name): validate_frame(group.drop(columns=cfg.series_col), targets, features, kind=kind,
+                                      max_gap=cfg.max_gap, name=f"{Path(cfg.csv).stem}[{name}]")
             for name, group in raw.groupby(cfg.series_col, sort=True)}
 
 
@@ -177,7 +171,7 @@ def overall_metrics(per_series: dict[str, dict]) -> dict:
     verdict = (f"{model} beats the naive last value on {wins} of {n} series; geometric mean MAE "
                + (f"{100 * (1 - geo):.1f}% lower" if geo < 1 else f"{100 * (geo - 1):.1f}% higher, so "
                   "overall it does NOT beat naive"))
-    return {"series": n, "beats_naive": wins, "mae_ratio_to_naive": geo,
+    return {"model": model, "series": n, "beats_naive": wins, "mae_ratio_to_naive": geo,
             "mae_ratio_median": float(np.median(ratios)), "mean_MASE": mase, "verdict": verdict}
 
 

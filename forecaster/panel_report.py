@@ -57,7 +57,7 @@ def ratio_figure(metrics: dict) -> go.Figure:
 
 
 def panel_figures(metrics: dict, forecasts: pd.DataFrame, unit: str) -> dict[str, go.Figure]:
-    model = next(iter(metrics["series"].values()))["model"]["name"]
+    model = metrics["overall"]["model"]
     figs = {"ratios": ratio_figure(metrics)}
     for name in list(metrics["series"])[:SHOWN_SERIES]:
         split = metrics["series"][name]["split"]

@@ -98,7 +98,13 @@ def unit_label(cfg: FitConfig, targets: list[str]) -> str:
 
 def load_data(cfg: FitConfig) -> ValidFrame:
     """The validated frame the config names: a ticker, a file or an embedded dataset."""
-    label = data_label(cfg)
+    raw, targets, features, kind = raw_data(cfg)
+    return validate_frame(raw, targets, features, kind=kind, max_gap=cfg.max_gap, name=data_label(cfg))
+
+
+def raw_data(cfg: FitConfig, extra: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str], list[str], str]:
+    """The raw frame the config names (a file also keeps the `extra` columns), its target and
+    feature columns and its kind, before validation."""
     if cfg.ticker:
         raw = fetch_prices(cfg.ticker, interval=cfg.interval, offline=cfg.offline)
         targets = cfg.target or ["Close"]
@@ -107,8 +113,8 @@ def load_data(cfg: FitConfig) -> ValidFrame:
     elif cfg.csv:
         if not cfg.target:
             raise ConfigError(f"--csv needs --target: the column to forecast in {cfg.csv}")
-        features = cfg.features or []
-        raw = load_file(cfg.csv, time_col=cfg.time_col, columns=[*cfg.target, *features], tz=cfg.tz)
+        features = [f for f in cfg.features or [] if f.lower() != "none"]
+        raw = load_file(cfg.csv, time_col=cfg.time_col, columns=[*extra, *cfg.target, *features], tz=cfg.tz)
         targets, kind = cfg.target, cfg.kind or "sensor"
     else:
         ds = get_dataset(cfg.dataset or DEFAULT_DATASET)
@@ -116,8 +122,7 @@ def load_data(cfg: FitConfig) -> ValidFrame:
         targets = cfg.target or ds.target
         features = ds.features if cfg.features is None else cfg.features
         kind = cfg.kind or ds.kind
-    features = [f for f in features if f.lower() != "none"]
-    return validate_frame(raw, targets, features, kind=kind, max_gap=cfg.max_gap, name=label)
+    return raw, targets, [f for f in features if f.lower() != "none"], kind
 
 
 def data_info(cfg: FitConfig, frame: ValidFrame, p: Prepared) -> dict:

@@ -24,8 +24,8 @@ def _summary(run: Path, metrics: dict) -> dict:
         source = metrics["data"]["source"]
     elif "overall" in metrics:  # one model on many series: MAE columns hold the mean MASE
         kind, o = "panel", metrics["overall"]
-        model = f"{next(iter(o['mean_MASE']))} ({o['series']} series, mean MASE)"
-        mae, naive = o["mean_MASE"][next(iter(o["mean_MASE"]))], o["mean_MASE"]["naive"]
+        model = f"{o['model']} ({o['series']} series, mean MASE)"
+        mae, naive = o["mean_MASE"][o["model"]], o["mean_MASE"]["naive"]
         source = metrics["data"]["source"]
     elif "models" in metrics:  # compare
         kind, best = "compare", metrics.get("best") or min(metrics["models"], key=lambda n: metrics["models"][n]["MAE"])
