@@ -18,12 +18,13 @@ import pandas as pd
 import torch
 
 from common import sensor_arrays, steady_process
-from forecaster.frame import validate_frame
-from forecaster.module import ForecastModule
-from forecaster.nets import build_network
-from forecaster.prepare import prepare
-from forecaster.train import make_trainer, predict, train
-from forecaster.windows import WindowDataModule
+from forecaster.data.frame import validate_frame
+from forecaster.training.module import ForecastModule
+from forecaster.nets.build import build_network
+from forecaster.data.prepare import prepare
+from forecaster.training.inference import predict_windows
+from forecaster.training.trainer import make_trainer, train
+from forecaster.data.windows import WindowDataModule
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000
 FEATURES, LOOKBACK, HORIZON = 8, 512, 16
@@ -64,7 +65,7 @@ def main() -> None:
         print(f"1 epoch of 1,000 batches {time.perf_counter() - start:.1f} s, peak {peak_mb():,.0f} MB", flush=True)
     data.starts["test"] = data.starts["test"][:100_000]
     start = time.perf_counter()
-    pred, _ = predict(module, data, "test")
+    pred, _ = predict_windows(module, data, "test")
     print(f"evaluation of {len(pred):,} test windows {time.perf_counter() - start:.1f} s, "
           f"peak {peak_mb():,.0f} MB", flush=True)
     peak = peak_mb()

@@ -3,7 +3,7 @@
 Reference settings: lookback 64, horizon 16, LSTM hidden 64 x 2 layers, batch 128, 5 epochs,
 float32, 2 threads. The reference is the same network and the same zero-copy windows, with
 shuffled indices, clipping, Adam and one validation pass per epoch in a plain loop; the product is WindowDataModule + ForecastModule +
-Lightning Trainer through `forecaster.train.make_trainer` (clipping, checkpoints, early-stopping
+Lightning Trainer through `forecaster.training.trainer.make_trainer` (clipping, checkpoints, early-stopping
 bookkeeping, gradient-norm history, finite-loss guard: everything a real fit does).
 """
 
@@ -17,10 +17,11 @@ import torch
 from torch.nn import functional as F
 
 from common import paired, report, sensor_arrays, steady_process
-from forecaster.module import ForecastModule
-from forecaster.nets import build_network
-from forecaster.train import make_trainer, predict, train
-from forecaster.windows import WindowDataModule
+from forecaster.training.module import ForecastModule
+from forecaster.nets.build import build_network
+from forecaster.training.inference import predict_windows
+from forecaster.training.trainer import make_trainer, train
+from forecaster.data.windows import WindowDataModule
 
 LOOKBACK, HORIZON, HIDDEN, LAYERS, BATCH, EPOCHS = 64, 16, 64, 2, 128, 5
 ROWS, FEATURES = 12_000, 8
@@ -89,7 +90,7 @@ def main() -> None:
             module.network(x)
 
     n_test = len(ds)
-    ref_s, prod_s = paired(reference_predict, lambda: predict(module, data, "test"), repeats=6)
+    ref_s, prod_s = paired(reference_predict, lambda: predict_windows(module, data, "test"), repeats=6)
     report("prediction throughput", "windows/s", [n_test / s for s in ref_s], [n_test / s for s in prod_s],
            target=0.9)
 

@@ -4,12 +4,12 @@ The public API (the CLI is a thin layer over it):
 
     from forecaster import FitConfig, fit, forecast
     result = fit(FitConfig(dataset="aapl", model="gru", max_epochs=10, out="runs/aapl-gru"))
-    print(result.metrics["verdict"], result.report)
+    print(result.verdict, result.report)
     result.figures()["forecast:Close"]          # any report figure, as a plotly Figure
     forecast("runs/aapl-gru").table             # the next H steps, on real future timestamps
 
 Data: load_dataset, fetch_prices, load_file, validate_frame, WindowDataModule (and
-forecaster.prepare.prepare, forecaster.evaluate.evaluate).
+forecaster.data.prepare.prepare, forecaster.evaluation.metrics.evaluate).
 Models: build_network, NETWORKS. Runs: fit, compare, backtest, forecast, load_run, list_runs.
 
 Names are imported lazily, so `import forecaster` stays cheap until torch is needed. No exported
@@ -23,16 +23,20 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "FitConfig": "forecaster.config", "make_config": "forecaster.config",
     "ForecasterError": "forecaster.errors",
-    "FitResult": "forecaster.run", "fit": "forecaster.run", "load_data": "forecaster.run",
-    "validate_frame": "forecaster.frame",
-    "compare": "forecaster.comparison", "CompareResult": "forecaster.comparison",
-    "backtest": "forecaster.backtesting", "BacktestResult": "forecaster.backtesting",
-    "forecast": "forecaster.predict", "load_run": "forecaster.predict", "write_forecast": "forecaster.predict",
-    "build_network": "forecaster.nets", "NETWORKS": "forecaster.nets",
-    "WindowDataModule": "forecaster.windows",
-    "list_runs": "forecaster.runs",
-    "fetch_prices": "forecaster.sources", "list_datasets": "forecaster.sources",
-    "load_dataset": "forecaster.sources", "load_file": "forecaster.sources",
+    "fetch_prices": "forecaster.data.sources", "list_datasets": "forecaster.data.sources",
+    "load_dataset": "forecaster.data.sources", "load_file": "forecaster.data.sources",
+    "validate_frame": "forecaster.data.frame",
+    "load_data": "forecaster.data.select", "load_series": "forecaster.data.select",
+    "WindowDataModule": "forecaster.data.windows",
+    "build_network": "forecaster.nets.build", "NETWORKS": "forecaster.nets",
+    "fit": "forecaster.runs.fit", "compare": "forecaster.runs.compare",
+    "backtest": "forecaster.runs.backtest",
+    "forecast": "forecaster.runs.predict", "load_run": "forecaster.runs.predict",
+    "write_forecast": "forecaster.runs.predict",
+    "RunResult": "forecaster.runs.results", "FitResult": "forecaster.runs.results",
+    "CompareResult": "forecaster.runs.results", "BacktestResult": "forecaster.runs.results",
+    "ModelCard": "forecaster.runs.card",
+    "list_runs": "forecaster.runs.index",
 }
 __all__ = [*_EXPORTS, "__version__"]
 

@@ -2,7 +2,12 @@
 
     forecaster fit [--ticker AAPL | --dataset NAME | --csv FILE] [--config FILE] [flags]
     forecaster compare --models rnn,lstm,gru [same flags as fit]
-    forecaster datasets
+    forecaster backtest --folds 5 [same flags as fit]
+    forecaster predict --run RUN [--csv FILE]
+    forecaster runs | datasets
+
+Every command is a thin layer over `forecaster.runs`; the printouts render the run's metrics
+and its verdict, computed once in `forecaster.evaluation`.
 
 Bad input prints one line, `forecaster: error: <problem>; <fix>`, and exits with status 2.
 """
@@ -15,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from forecaster import __version__
-from forecaster.config import COMPARE_MODELS, FIELDS, load_yaml, make_config
-from forecaster.nets import NETWORKS
+from forecaster.config import FIELDS, load_yaml, make_config
 from forecaster.errors import ConfigError, ForecasterError
 
 GROUPS = {"data": "data (one of --ticker, --dataset, --csv; default: the embedded AAPL prices)",
           "windows": "windows and splits", "model": "network", "training": "training (Lightning)",
-          "output": "output"}
+          "output": "output", "commands": "this command's own options"}
+# Config fields that belong to one command only: its flags appear on that command alone.
+COMMAND_FIELDS = {"models": "compare", "folds": "backtest", "window": "backtest", "fine_tune": "backtest"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -45,29 +51,20 @@ def build_parser() -> Parser:
                          "with underscores.")
     fit.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its last "
                      "completed epoch, with its saved settings (flags given here override them)")
-    add_config_flags(fit)
+    add_config_flags(fit, "fit")
     compare = sub.add_parser("compare", help="train several networks on identical data and compare them",
                              description="Train each of --models on the same windows, split, scaling "
                              "and seed; write one report with every model against the baselines, "
                              "gradient flow through time, gradient norms and attention maps. All other "
                              "flags are those of `forecaster fit` and apply to every model.")
-    compare.add_argument("--models", default=",".join(COMPARE_MODELS), metavar="A,B,...",
-                         help=f"networks to compare, from {', '.join(NETWORKS)} "
-                              f"[default: {','.join(COMPARE_MODELS)}]")
-    add_config_flags(compare)
+    add_config_flags(compare, "compare")
 
     backtest = sub.add_parser("backtest", help="walk-forward evaluation over K folds",
                               description="Rolling-origin evaluation: the last --test-size share of "
                               "the rows is cut into --folds consecutive folds; for each, the scalers "
                               "are refitted and the model retrained on the data before its cutoff, "
                               "then it forecasts the fold. Other flags are those of `forecaster fit`.")
-    backtest.add_argument("--folds", type=int, default=5, help="number of folds [default: 5]")
-    backtest.add_argument("--window", choices=("expanding", "sliding"), default="expanding",
-                          help="training rows: all before the cutoff, or a fixed-length recent window "
-                               "[default: expanding]")
-    backtest.add_argument("--fine-tune", action="store_true",
-                          help="start each fold from the previous fold's weights instead of afresh")
-    add_config_flags(backtest)
+    add_config_flags(backtest, "backtest")
 
     predict = sub.add_parser("predict", help="forecast the next H steps with a finished run",
                              description="Load a finished run (network, scalers, settings), refresh its "
@@ -91,11 +88,14 @@ def build_parser() -> Parser:
     return parser
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per FitConfig field, grouped, plus --config."""
+def add_config_flags(parser: argparse.ArgumentParser, command: str) -> None:
+    """One flag per FitConfig field, grouped, plus --config. A command's own fields (compare's
+    models, backtest's folds...) get flags on that command only."""
     parser.add_argument("--config", metavar="FILE", help="YAML file of settings (see configs/)")
     groups = {k: parser.add_argument_group(v) for k, v in GROUPS.items()}
     for name, f in FIELDS.items():
+        if COMMAND_FIELDS.get(name, command) != command:
+            continue
         flag = "--" + name.replace("_", "-")
         default = f.default
         kind = type(default) if default is not None and not f.metadata.get("list") else str
@@ -110,7 +110,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def refresh_index(run_dir: Path) -> None:
-    from forecaster.runs import refresh_index as refresh
+    from forecaster.runs.index import refresh_index as refresh
 
     refresh(run_dir)
 
@@ -130,7 +130,8 @@ def config_from(args: argparse.Namespace):
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from forecaster.run import fit, launched_worker, resume_config
+    from forecaster.runs.fit import fit
+    from forecaster.runs.folder import launched_worker, resume_config
 
     if args.resume:
         if args.config:
@@ -140,48 +141,31 @@ def cmd_fit(args: argparse.Namespace) -> int:
         result = fit(config_from(args))
     if launched_worker():
         return 0  # rank 0 prints and writes
-    if "series" in result.metrics:
-        print_panel_summary(result.metrics, str(result.report))
+    if result.kind == "panel":
+        print_panel_summary(result.metrics)
     else:
-        print_summary(result.metrics, str(result.report))
-    refresh_index(result.run_dir)
-    return 0
-
-
-def print_panel_summary(metrics: dict, report: str) -> None:
-    o = metrics["overall"]
-    print(f"\n{metrics['data']['source']} · {o['series']} series · one {o['model']} model")
-    print(f"  {'series':<20}{'MAE':>12}{'naive MAE':>12}{'vs naive':>10}{'MASE':>8}")
-    for name, m in list(metrics["series"].items())[:20]:
-        print(f"  {name[:19]:<20}{m['model']['MAE']:>12.4g}{m['baselines']['naive']['MAE']:>12.4g}"
-              f"{100 * (m['mae_ratio_to_naive'] - 1):>+9.1f}%{m['model']['MASE']:>8.3f}")
-    if o["series"] > 20:
-        print(f"  ... and {o['series'] - 20} more in metrics.json")
-    print("  mean MASE: " + ", ".join(f"{k} {v:.3f}" for k, v in o["mean_MASE"].items()))
-    print(f"{o['verdict']}.")
-    print(f"report: {report}")
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from forecaster.comparison import check_models, compare
-
-    models = check_models([m.strip() for m in args.models.split(",") if m.strip()])
-    result = compare(config_from(args), models)
-    m = result.metrics
-    s = m["split"]
-    print(f"\n{m['data']['source']} · {len(models)} networks · test {s['test']['start']} → "
-          f"{s['test']['end']} · {s['windows']} windows · horizon {s['horizon']}")
-    table = result.table()
-    fmt = {"MAE": "{:.4g}", "vs naive %": "{:+.1f}%", "RMSE": "{:.4g}", "MASE": "{:.3f}",
-           "parameters": "{:,.0f}", "seconds": "{:.1f}", "best epoch": "{:.0f}"}
-    print(table.apply(lambda col: col.map(lambda v: "" if v != v else fmt[col.name].format(v))).to_string())
-    print(f"{m['summary']}.")
+        print_summary(result.metrics)
+    print(f"{result.verdict}.")
     print(f"report: {result.report}")
     refresh_index(result.run_dir)
     return 0
 
 
-def print_summary(metrics: dict, report: str) -> None:
+def print_panel_summary(metrics: dict) -> None:
+    from forecaster.evaluation.tables import vs_naive_label
+
+    o = metrics["overall"]
+    print(f"\n{metrics['data']['source']} · {o['series']} series · one {o['model']} model")
+    print(f"  {'series':<20}{'MAE':>12}{'naive MAE':>12}{'vs naive':>10}{'MASE':>8}")
+    for name, m in list(metrics["series"].items())[:20]:
+        mae, naive = m["model"]["MAE"], m["baselines"]["naive"]["MAE"]
+        print(f"  {name[:19]:<20}{mae:>12.4g}{naive:>12.4g}{vs_naive_label(mae, naive):>10}{m['model']['MASE']:>8.3f}")
+    if o["series"] > 20:
+        print(f"  ... and {o['series'] - 20} more in metrics.json")
+    print("  mean MASE: " + ", ".join(f"{k} {v:.3f}" for k, v in o["mean_MASE"].items()))
+
+
+def print_summary(metrics: dict) -> None:
     s = metrics["split"]
     print(f"\n{metrics['data']['source']} · {metrics['model']['name']} · test {s['test']['start']} "
           f"→ {s['test']['end']} · {s['windows']} windows · horizon {s['horizon']}")
@@ -189,43 +173,62 @@ def print_summary(metrics: dict, report: str) -> None:
     print(f"  {'forecaster':<16}{'MAE':>12}{'RMSE':>12}{'sMAPE %':>10}{'MASE':>8}")
     for m in rows:
         print(f"  {m['name']:<16}{m['MAE']:>12.4g}{m['RMSE']:>12.4g}{m['sMAPE']:>10.3g}{m['MASE']:>8.3f}")
-    print(f"{metrics['verdict']}.")
-    print(f"report: {report}")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from forecaster.runs.compare import compare
+
+    result = compare(config_from(args))
+    m = result.metrics
+    s = m["split"]
+    print(f"\n{m['data']['source']} · {len(m['models'])} networks · test {s['test']['start']} → "
+          f"{s['test']['end']} · {s['windows']} windows · horizon {s['horizon']}")
+    table = result.table().drop(columns="sMAPE")
+    fmt = {"MAE": "{:.4g}", "vs naive %": "{:+.1f}%", "RMSE": "{:.4g}", "MASE": "{:.3f}",
+           "parameters": "{:,.0f}", "seconds": "{:.1f}", "best epoch": "{:.0f}"}
+    print(table.apply(lambda col: col.map(lambda v: "" if v != v else fmt[col.name].format(v))).to_string())
+    print(f"{result.verdict}.")
+    print(f"report: {result.report}")
+    refresh_index(result.run_dir)
+    return 0
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from forecaster.backtesting import backtest
+    from forecaster.evaluation.tables import vs_naive_label
+    from forecaster.runs.backtest import backtest
 
-    result = backtest(config_from(args), folds=args.folds, window=args.window, fine_tune=args.fine_tune)
+    result = backtest(config_from(args))
     m = result.metrics
     print(f"\n{m['data']['source']} · {m['model']} · {m['setup']['folds']} folds ({m['setup']['window']})")
     print(f"  {'fold':<5}{'cutoff':<22}{'model MAE':>11}{'naive MAE':>11}{'vs naive':>10}")
     for f in m["folds"]:
-        print(f"  {f['fold']:<5}{f['cutoff'][:19]:<22}{f['model']['MAE']:>11.4g}{f['naive']['MAE']:>11.4g}"
-              f"{100 * (f['mae_ratio_to_naive'] - 1):>+9.1f}%")
+        mae, naive = f["model"]["MAE"], f["naive"]["MAE"]
+        print(f"  {f['fold']:<5}{f['cutoff'][:19]:<22}{mae:>11.4g}{naive:>11.4g}{vs_naive_label(mae, naive):>10}")
     if "directional_accuracy" in m:
         da = m["directional_accuracy"]
         print(f"directional accuracy: model {da['model']['overall']:.1%}, drift "
               f"{da['drift']['overall']:.1%}, coin flip 50%")
-    print(f"{m['verdict']}.")
+    print(f"{result.verdict}.")
     print(f"report: {result.report}")
     refresh_index(result.run_dir)
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from forecaster.predict import forecast, write_forecast
+    from forecaster.runs.predict import forecast, write_forecast
 
     fc = forecast(args.run, csv=args.csv, time_col=args.time_col, offline=args.offline)
     folder = write_forecast(fc, args.out)
-    print(f"forecast after {fc.cutoff} ({fc.run.card['network']}, horizon {fc.run.card['horizon']}):")
+    card = fc.run.card
+    print(f"forecast after {fc.cutoff} ({card.network}, horizon {card.horizon}"
+          + (f", {len(card.series)} series" if card.many else "") + "):")
     print(fc.table.to_string(float_format=lambda v: f"{v:.5g}"))
     print(f"written: {folder / 'forecast.csv'}, {folder / 'forecast.html'}")
     return 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from forecaster.runs import list_runs, write_index
+    from forecaster.runs.index import list_runs, write_index
 
     if not Path(args.dir).is_dir():
         raise ConfigError(f"no runs folder {args.dir}; give the folder your runs are in with --dir")
@@ -241,7 +244,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from forecaster.sources import list_datasets
+    from forecaster.data.sources import list_datasets
 
     table = list_datasets()
     with_dates = table.assign(start=table["start"].astype(str).str[:10], end=table["end"].astype(str).str[:10])

@@ -1,7 +1,10 @@
 """`FitConfig`: every setting of a run, its default, its flag and its YAML key, in one place.
 
 A YAML file in `configs/` holds only the keys it changes; flags override the file; the
-resolved config is saved as `config.yaml` in the run folder.
+resolved config is saved as `config.yaml` in the run folder, and it reproduces the run: the
+options of `compare` (models) and `backtest` (folds, window, fine_tune) are fields too.
+
+This module imports neither torch nor pandas, so that checking flags (and `--version`) is cheap.
 """
 
 from __future__ import annotations
@@ -15,6 +18,13 @@ from typing import Any
 import yaml
 
 from forecaster.errors import ConfigError
+
+# The recurrent family by name (what each is: forecaster.nets); here, so that checking a config
+# needs no torch.
+DIRECT = ("rnn", "jordan", "lstm", "cifg", "gru")
+BIDIRECTIONAL = {"birnn": "rnn", "bilstm": "lstm", "bigru": "gru"}
+DECODING = ("seq2seq", "seq2seq-attn", "vec2seq")
+NETWORKS = (*DIRECT, *BIDIRECTIONAL, *DECODING)
 
 
 def _f(default: Any, help: str, group: str, **kw: Any) -> Any:
@@ -73,6 +83,12 @@ class FitConfig:
     strategy: str = _f("auto", "Lightning strategy: auto, ddp, ddp_spawn, ... (several processes: only rank 0 writes)", "training")
     num_nodes: int = _f(1, "Lightning num_nodes: machines taking part in distributed training", "training")
     # output
+    # commands
+    models: list[str] | None = _f(None, "compare: networks to compare, comma-separated (default: rnn,jordan,lstm,cifg,gru,seq2seq,seq2seq-attn)", "commands", list=True, nonempty=True)
+    folds: int = _f(5, "backtest: number of rolling-origin folds", "commands")
+    window: str = _f("expanding", "backtest: training rows of each fold, expanding (all before the cutoff) or sliding (a fixed number of recent rows)", "commands")
+    fine_tune: bool = _f(False, "backtest: start each fold from the previous fold's weights instead of afresh", "commands")
+    # output
     out: str | None = _f(None, "run folder (default: runs/<data>-<model>-<time>)", "output")
     overwrite: bool = _f(False, "replace the files of an existing run folder", "output")
 
@@ -83,6 +99,8 @@ class FitConfig:
 FIELDS = {f.name: f for f in fields(FitConfig)}
 # What `forecaster compare` trains when --models is not given.
 COMPARE_MODELS = ("rnn", "jordan", "lstm", "cifg", "gru", "seq2seq", "seq2seq-attn")
+TRANSFORMS = ("auto", "log_return", "delta", "level")
+WINDOWS = ("expanding", "sliding")
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -128,7 +146,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise ConfigError(f"{name} in {source} must be a list of column names, e.g. [temp, humid]")
-        return [i.strip() for i in items if i.strip()] or None
+        names = [i.strip() for i in items if i.strip()]
+        if not names and f.metadata.get("nonempty"):
+            raise ConfigError(f"--{name.replace('_', '-')} is empty; name at least one, e.g. --models lstm,gru")
+        return names or None
     default = FitConfig.__dataclass_fields__[name].default
     kind = type(default) if default is not None and default is not dataclasses.MISSING else str
     try:
@@ -169,9 +190,6 @@ def single_series(cfg: FitConfig, command: str) -> FitConfig:
 
 def check_config(cfg: FitConfig) -> None:
     """Checks that need no data, so that a bad flag fails before anything is loaded or written."""
-    from forecaster.nets import NETWORKS
-    from forecaster.prepare import TRANSFORMS, check_sizes
-
     given = [n for n in ("ticker", "dataset", "csv") if getattr(cfg, n)]
     if len(given) > 1:
         raise ConfigError(f"give one data source, not {' and '.join('--' + g for g in given)}")
@@ -205,6 +223,43 @@ def check_config(cfg: FitConfig) -> None:
         raise ConfigError(f"learning_rate must be > 0, got {cfg.learning_rate}; e.g. 1e-3")
     if cfg.patience < 0 or cfg.gradient_clip_val < 0 or cfg.weight_decay < 0 or cfg.max_gap < 0:
         raise ConfigError("patience, gradient_clip_val, weight_decay and max_gap must be >= 0")
+    if cfg.models is not None:
+        check_models(cfg.models)
+    if cfg.folds < 1:
+        raise ConfigError(f"--folds must be >= 1, got {cfg.folds}; e.g. --folds 5")
+    if cfg.window not in WINDOWS:
+        raise ConfigError(f"unknown window {cfg.window!r}; choose expanding or sliding")
+
+
+def check_models(models: list[str]) -> list[str]:
+    if not models:
+        raise ConfigError("--models is empty; name at least one, e.g. --models lstm,gru")
+    unknown = [m for m in models if m not in NETWORKS]
+    if unknown:
+        raise ConfigError(f"unknown model {unknown[0]!r}; choose from {', '.join(NETWORKS)}")
+    if len(set(models)) != len(models):
+        raise ConfigError("--models names a model twice; list each once")
+    return models
+
+
+def compare_models(cfg: FitConfig) -> list[str]:
+    """The networks `compare` trains: --models, or the default family."""
+    return list(cfg.models) if cfg.models else list(COMPARE_MODELS)
+
+
+def check_sizes(lookback: int, horizon: int, val_size: float, test_size: float, stride: int = 1) -> None:
+    if not isinstance(lookback, int) or lookback < 1:
+        raise ConfigError(f"lookback must be an integer >= 1, got {lookback!r}; e.g. --lookback 64")
+    if not isinstance(horizon, int) or horizon < 1:
+        raise ConfigError(f"horizon must be an integer >= 1, got {horizon!r}; e.g. --horizon 5")
+    if not isinstance(stride, int) or stride < 1:
+        raise ConfigError(f"stride must be an integer >= 1, got {stride!r}")
+    for name, v in (("val_size", val_size), ("test_size", test_size)):
+        if not 0 < v < 1:
+            raise ConfigError(f"{name} must be a fraction between 0 and 1, got {v!r}; e.g. 0.15")
+    if val_size + test_size >= 0.9:
+        raise ConfigError(f"val_size + test_size = {val_size + test_size:.2f} leaves under 10% "
+                          "for training; keep their sum below 0.9")
 
 
 def dump_yaml(cfg: FitConfig) -> str:

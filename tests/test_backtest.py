@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from forecaster.backtesting import directional_accuracy, fold_rows, prepare_fold, run_fold
+from forecaster.runs.backtest import directional_accuracy, fold_rows, prepare_fold, run_fold
 from forecaster.cli import main
 from forecaster.config import FitConfig
-from forecaster.frame import validate_frame
-from forecaster.sources import load_dataset
+from forecaster.data.frame import validate_frame
+from forecaster.data.sources import load_dataset
 
 FAST = dict(max_epochs=2, hidden_size=8, num_layers=1, lookback=16, horizon=3, patience=0)
 
@@ -41,12 +41,12 @@ def test_changing_data_after_a_cutoff_changes_neither_model_nor_its_forecast(tmp
     moved_raw.iloc[cutoff:] *= 3.0
     moved = validate_frame(moved_raw, ["Close"], ["Volume"], kind="price")
     cfg = FitConfig(dataset="ibm", **FAST)
-    a = run_fold(cfg, prepare_fold(cfg, frame, 2, rows), 2, tmp_path / "a", False, None)
-    b = run_fold(cfg, prepare_fold(cfg, moved, 2, rows), 2, tmp_path / "b", False, None)
-    assert all(torch.equal(a.state[k], b.state[k]) for k in a.state)  # the same model
-    np.testing.assert_array_equal(a.fold.pred[0], b.fold.pred[0])  # the forecast made at the cutoff
-    assert not np.allclose(a.fold.pred[-1], b.fold.pred[-1])  # later cutoffs do see new data
-    assert a.fold.cutoff == frame.data.index[cutoff - 1]
+    a, a_state = run_fold(cfg, prepare_fold(cfg, frame, 2, rows), 2, tmp_path / "a", False, None)
+    b, b_state = run_fold(cfg, prepare_fold(cfg, moved, 2, rows), 2, tmp_path / "b", False, None)
+    assert all(torch.equal(a_state[k], b_state[k]) for k in a_state)  # the same model
+    np.testing.assert_array_equal(a.pred[0], b.pred[0])  # the forecast made at the cutoff
+    assert not np.allclose(a.pred[-1], b.pred[-1])  # later cutoffs do see new data
+    assert a.cutoff == frame.data.index[cutoff - 1]
 
 
 def test_directional_accuracy_by_hand():
@@ -85,8 +85,8 @@ def test_backtest_bad_folds(capsys, argv, match, tmp_path):
 
 
 def test_fine_tune_starts_each_fold_from_the_previous_weights(tmp_path, monkeypatch):
-    import forecaster.backtesting as bt
-    seen, real = [], bt.fit_network
+    import forecaster.runs.backtest as bt
+    seen, real = [], bt.train_network
 
     def spy(*args, init_state=None, **kw):
         seen.append(init_state)
@@ -94,8 +94,8 @@ def test_fine_tune_starts_each_fold_from_the_previous_weights(tmp_path, monkeypa
         seen.append({k: v.clone() for k, v in run.module.network.state_dict().items()})
         return run
 
-    monkeypatch.setattr(bt, "fit_network", spy)
-    r = bt.backtest(FitConfig(dataset="goog", out=str(tmp_path / "ft"), **FAST), folds=2, fine_tune=True,
+    monkeypatch.setattr(bt, "train_network", spy)
+    r = bt.backtest(FitConfig(dataset="goog", out=str(tmp_path / "ft"), folds=2, fine_tune=True, **FAST),
                     progress=False)
     assert seen[0] is None  # fold 1 starts fresh
     assert all(torch.equal(seen[2][k], seen[1][k]) for k in seen[1])  # fold 2 from fold 1's end

@@ -12,7 +12,7 @@ import yaml
 import yahoo_fake
 from forecaster.cli import build_parser, flag_values, main
 from forecaster.config import FIELDS, FitConfig, make_config
-from forecaster.sources import load_dataset
+from forecaster.data.sources import load_dataset
 
 FAST = ["--max-epochs", "2", "--hidden-size", "16", "--num-layers", "1", "--patience", "0"]
 
@@ -61,7 +61,7 @@ def test_fit_on_the_default_embedded_stock_writes_a_sane_run(tmp_path, capsys):
     assert set(iv["levels"]) == {"0.8", "0.95"} and iv["scale"] == "log"
     assert 0.5 < iv["levels"]["0.8"]["coverage"] < iv["levels"]["0.95"]["coverage"] <= 1
     card = json.loads((out / "model.json").read_text())
-    assert len(card["conformal"]["quantiles"]["0.8"]) == 5  # one per horizon step
+    assert len(card["series"][0]["conformal"]["quantiles"]["0.8"]) == 5  # one per horizon step
     assert 'id="fig-calibration"' in html
 
 
@@ -216,12 +216,16 @@ def test_datasets_command(capsys):
         assert name in out
 
 
-def test_help_documents_every_flag(capsys):
+@pytest.mark.parametrize("command", ["fit", "compare", "backtest"])
+def test_help_documents_every_flag(capsys, command):
+    from forecaster.cli import COMMAND_FIELDS
+
     with pytest.raises(SystemExit):
-        main(["fit", "--help"])
+        main([command, "--help"])
     out = capsys.readouterr().out
-    for name in FIELDS:
-        assert "--" + name.replace("_", "-") in out
+    for name in FIELDS:  # every config field is a flag, a command's own options on that command only
+        flag = "--" + name.replace("_", "-") + " "
+        assert (flag in out) == (COMMAND_FIELDS.get(name, command) == command), flag
 
 
 def test_python_api_fit_and_figures(tmp_path):
@@ -239,7 +243,7 @@ def test_public_names_are_what_they_say_even_after_submodules_load():
     import importlib
 
     import forecaster
-    for module in ["forecaster.comparison", "forecaster.backtesting", "forecaster.predict", "forecaster.run"]:
+    for module in ["forecaster.runs.compare", "forecaster.runs.backtest", "forecaster.runs.predict", "forecaster.runs.fit"]:
         importlib.import_module(module)
     for name in forecaster.__all__:
         obj = getattr(forecaster, name)

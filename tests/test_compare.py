@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from forecaster.cli import main
-from forecaster.comparison import compare
+from forecaster.runs.compare import compare
 from forecaster.config import FitConfig
-from forecaster.run import fit
+from forecaster.runs.fit import fit
 
 FAST = dict(max_epochs=2, hidden_size=8, num_layers=1, patience=0, lookback=16, horizon=3)
 
@@ -34,7 +34,7 @@ def test_compare_cli_writes_one_report_naming_every_model(tmp_path, capsys):
         assert f'id="{fig}"' in html
     assert list(m["attention"]) == ["seq2seq-attn"]
     assert np.asarray(m["attention"]["seq2seq-attn"]["weights"]).shape == (3, 3, 16)
-    assert m["summary"].startswith(f"{len(m['beat_naive'])} of {len(models)} models beat")
+    assert m["verdict"].startswith(f"{len(m['beat_naive'])} of {len(models)} models beat")
     assert set(m["baselines"]) == {"naive", "seasonal_naive", "drift"}
 
 

@@ -3,8 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from forecaster.diagnostics import attention_weights, gradient_flow
-from forecaster.nets import build_network
+from forecaster.training.diagnostics import attention_weights, gradient_flow
+from forecaster.nets.build import build_network
 
 
 class LinearRNN(nn.Module):
@@ -48,7 +48,7 @@ def test_attention_weights_only_for_attention_models():
 
 
 def test_lstm_gates_reproduce_the_fused_lstm():
-    from forecaster.diagnostics import lstm_gates
+    from forecaster.training.diagnostics import lstm_gates
     torch.manual_seed(0)
     lstm = torch.nn.LSTM(3, 8, batch_first=True)
     x = torch.randn(2, 6, 3)
@@ -67,7 +67,7 @@ def test_lstm_gates_reproduce_the_fused_lstm():
 
 
 def test_grad_norm_is_recorded_before_clipping_and_clipping_applies():
-    from forecaster.module import ForecastModule
+    from forecaster.training.module import ForecastModule
     torch.manual_seed(0)
     module = ForecastModule(build_network("rnn", 2, 1, hidden_size=4, num_layers=1))
     x, y = torch.randn(8, 5, 2) * 100, torch.randn(8, 1, 1) * 100

@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 from forecaster.config import FitConfig
-from forecaster.run import RUN_DIR_ENV, fit
+from forecaster.runs.fit import fit
+from forecaster.runs.folder import RUN_DIR_ENV
 
 SETTINGS = ["--dataset", "ibm", "--max-epochs", "3", "--hidden-size", "16", "--num-layers", "1",
             "--lookback", "32", "--no-calendar", "--seed", "3"]
@@ -38,7 +39,7 @@ def test_ddp_with_two_cpu_processes_writes_one_run_close_to_a_single_process(tmp
 
 def test_strategy_and_num_nodes_reach_the_trainer_and_bad_values_are_one_line(tmp_path, capsys):
     from forecaster.cli import main
-    from forecaster.run import trainer_for
+    from forecaster.runs.pipeline import trainer_for
 
     trainer = trainer_for(FitConfig(accelerator="cpu", devices="1", strategy="ddp", num_nodes=2),
                           tmp_path, progress=False)

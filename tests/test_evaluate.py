@@ -3,10 +3,12 @@ import pandas as pd
 import pytest
 
 from conftest import sensor_frame
-from forecaster.evaluate import baseline_forecasts, evaluate, forecast_frame, naive_scale, scores
-from forecaster.frame import validate_frame
-from forecaster.prepare import prepare
-from forecaster.sources import load_dataset
+from forecaster.evaluation.baselines import baseline_forecasts
+from forecaster.evaluation.metrics import evaluate, naive_scale, scores
+from forecaster.evaluation.tables import forecast_frame
+from forecaster.data.frame import validate_frame
+from forecaster.data.prepare import prepare
+from forecaster.data.sources import load_dataset
 
 
 def _linear(n=300):
@@ -92,8 +94,8 @@ def test_seasonal_naive_skips_dropped_gaps_by_timestamp():
 
 
 def test_report_lines_break_at_sensor_gaps_not_at_weekends():
-    from forecaster.report import break_gaps
-    from forecaster.sources import load_dataset
+    from forecaster.report.page import break_gaps
+    from forecaster.data.sources import load_dataset
 
     close = load_dataset("aapl")["Close"]
     assert len(break_gaps(close, None)) == len(close)

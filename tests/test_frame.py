@@ -4,8 +4,8 @@ import pytest
 
 from conftest import sensor_frame
 from forecaster.errors import DataError
-from forecaster.frame import ticks, validate_frame
-from forecaster.sources import load_dataset
+from forecaster.data.frame import ticks, validate_frame
+from forecaster.data.sources import load_dataset
 
 
 def test_guarantees_on_a_clean_sensor_log():
@@ -18,7 +18,7 @@ def test_guarantees_on_a_clean_sensor_log():
 
 
 def test_a_clean_float32_log_is_neither_converted_nor_copied():
-    from forecaster.prepare import prepare
+    from forecaster.data.prepare import prepare
 
     raw64 = sensor_frame(400)
     raw32 = raw64.astype("float32")

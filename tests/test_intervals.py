@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from forecaster.intervals import (conformal_interval, conformal_quantile, coverage,
+from forecaster.evaluation.intervals import (conformal_interval, conformal_quantile, coverage,
                                   gaussian_interval, scores)
 
 

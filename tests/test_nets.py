@@ -1,11 +1,14 @@
 """Contract test over every network and shape, and the hand-written cells against torch."""
 
+import numpy as np
 import pytest
 import torch
 
-from forecaster.module import ForecastModule
-from forecaster.nets import NETWORKS, build_network, count_parameters
+from forecaster.training.module import ForecastModule
+from forecaster.nets import NETWORKS
+from forecaster.nets.build import build_network, count_parameters
 from forecaster.nets.cells import JordanRNN, LoopLSTM
+from forecaster.training.diagnostics import gradient_flow
 
 SHAPES = {"N-to-1": 1, "N-to-M": 4}
 
@@ -24,7 +27,7 @@ def test_network_contract(name, shape, tmp_path):
     x, y = torch.randn(16, 12, 3, generator=g), torch.randn(16, horizon, 2, generator=g)
     net = _net(name, horizon)
     net.eval()
-    assert net(x).shape == (16, horizon, 2)
+    assert net(x).shape == (16, horizon, 2, 1)  # the output contract: (B, H, C, P), P = 1 point
 
     # The same seed gives the same network and the same predictions.
     twin = _net(name, horizon).eval()
@@ -103,7 +106,7 @@ def test_teacher_forcing_feeds_the_truth_only_in_training():
 def test_attention_weights_are_a_distribution_over_encoder_steps(kind):
     net = build_network("seq2seq-attn", 3, horizon=5, hidden_size=8, num_layers=1, attention=kind)
     pred, weights = net.forward_with_attention(torch.randn(2, 7, 3))
-    assert pred.shape == (2, 5, 1) and weights.shape == (2, 5, 7)
+    assert pred.shape == (2, 5, 1, 1) and weights.shape == (2, 5, 7)
     torch.testing.assert_close(weights.sum(-1), torch.ones(2, 5))
 
 
@@ -136,6 +139,15 @@ def test_every_network_has_a_gaussian_head(name):
         opt.step()
     assert loss.item() < first  # the negative log-likelihood falls
     module.eval()
+    assert net(x).shape == (16, 4, 2, 2)  # (B, H, C, P): mean and log scale per target and step
     mean, std = module.distribution(x)
     assert mean.shape == std.shape == (16, 4, 2) and (std > 0).all()
+    torch.testing.assert_close(mean, net(x)[..., 0])  # every consumer reads the mean from slot 0
+
+    # The gradient flow of a Gaussian head is that of its mean, with several targets too.
+    flow = gradient_flow(net, x, y)
+    xg = x.clone().requires_grad_(True)
+    ((net(xg)[..., 0] - y) ** 2).mean(dim=(1, 2)).sum().backward()
+    want = xg.grad.norm(dim=2).mean(dim=0).flip(0).numpy()
+    np.testing.assert_allclose(flow, want, rtol=1e-4, atol=1e-12)
     assert torch.equal(module(x), mean)

@@ -11,8 +11,9 @@ from conftest import sensor_frame
 from forecaster.cli import main
 from forecaster.config import FitConfig, is_panel
 from forecaster.errors import DataError
-from forecaster.panel import load_series, prepare_panel
-from forecaster.run import fit
+from forecaster.data.panel import prepare_panel
+from forecaster.data.select import load_series
+from forecaster.runs.fit import fit
 
 TINY = dict(hidden_size=8, num_layers=1, lookback=16, horizon=3, max_epochs=1, patience=0)
 STOCKS = ["aapl", "goog", "ibm", "msft"]
@@ -54,7 +55,7 @@ def test_series_share_split_times_and_keep_their_own_scaling(stocks):
 
 def test_no_window_crosses_from_one_series_into_the_next(stocks):
     panel, L, H = stocks.panel, stocks.config.lookback, stocks.config.horizon
-    data = panel.datamodule(stocks.config)
+    data = panel.datamodule(stocks.config.batch_size, stocks.config.seed)
     owner = np.searchsorted(panel.offsets, np.arange(panel.offsets[-1]), side="right") - 1
     for split, starts in data.starts.items():
         s = starts.numpy()
@@ -128,11 +129,10 @@ def test_several_tickers_through_yfinance(tmp_path, capsys, monkeypatch):
     assert list(m["series"]) == symbols and m["data"]["source"] == "AAPL+MSFT+IBM+GOOG"
 
 
-def test_commands_that_take_one_series_say_so(tmp_path, capsys, stocks):
+def test_commands_that_take_one_series_say_so(tmp_path, capsys):
     for argv in (["compare", "--dataset", "ibm,msft", "--models", "gru"],
                  ["backtest", "--dataset", "ibm,msft"],
-                 ["compare", "--dataset", "ibm", "--devices", "2", "--strategy", "ddp"],
-                 ["predict", "--run", str(stocks.run_dir)]):
+                 ["compare", "--dataset", "ibm", "--devices", "2", "--strategy", "ddp"]):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and any(w in err for w in ("one series", "several series",

@@ -9,9 +9,9 @@ import pytest
 from conftest import sensor_frame
 from forecaster.cli import main
 from forecaster.config import FitConfig
-from forecaster.predict import forecast
-from forecaster.run import fit
-from forecaster.sources import load_dataset
+from forecaster.runs.predict import forecast
+from forecaster.runs.fit import fit
+from forecaster.data.sources import load_dataset
 
 FAST = dict(max_epochs=1, hidden_size=8, num_layers=1, lookback=20, horizon=5, patience=0)
 
@@ -87,7 +87,31 @@ def test_predict_refuses_an_unfinished_run(aapl_run, tmp_path, capsys):
     run = tmp_path / "copy"
     shutil.copytree(aapl_run, run)
     card = json.loads((run / "model.json").read_text())
-    card["conformal"] = None
+    card["series"][0]["conformal"] = None  # as written when training starts
     (run / "model.json").write_text(json.dumps(card))
     assert main(["predict", "--run", str(run)]) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def test_predict_refuses_a_model_card_of_another_format(aapl_run, tmp_path, capsys):
+    import shutil
+    run = tmp_path / "old"
+    shutil.copytree(aapl_run, run)
+    card = json.loads((run / "model.json").read_text())
+    (run / "model.json").write_text(json.dumps({**card, "format": 1, "forecaster_version": "0.1.0"}))
+    assert main(["predict", "--run", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "model-card format 1" in err and "fit the model again" in err
+
+
+def test_saved_column_transforms_are_used_not_re_derived(aapl_run, tmp_path):
+    """Refreshed data where Volume has a zero: the saved log-return transform is kept, and the
+    value it cannot take is refused in one line instead of switching the transform."""
+    from forecaster.errors import DataError
+
+    prices = load_dataset("aapl").loc[:"2012-12-21"].copy()
+    prices.iloc[-5, prices.columns.get_loc("Volume")] = 0.0
+    csv = tmp_path / "zero.csv"
+    prices.reset_index().to_csv(csv, index=False)
+    with pytest.raises(DataError, match="'Volume' is 0 at .*log returns"):
+        forecast(aapl_run, csv=str(csv))

@@ -5,9 +5,9 @@ from hypothesis import strategies as st
 
 from conftest import sensor_frame
 from forecaster.errors import ConfigError, DataError
-from forecaster.frame import validate_frame
-from forecaster.prepare import prepare, window_starts
-from forecaster.sources import load_dataset
+from forecaster.data.frame import validate_frame
+from forecaster.data.prepare import prepare, window_starts
+from forecaster.data.sources import load_dataset
 
 
 def _sensor(n=600, **kw):
@@ -108,3 +108,23 @@ def test_window_starts_property(n, lookback, horizon, stride, cut, first):
     grid = np.arange(lo, end - span + 1, stride)
     expected = [g for g in grid if segment[g] == segment[g + span - 1]]
     assert list(s) == expected
+
+
+def test_column_transforms_are_decided_on_the_training_rows_and_reused():
+    from forecaster.data.prepare import model_inputs
+
+    prices = load_dataset("ibm").iloc[:1000].copy()
+    prices.iloc[100, prices.columns.get_loc("Low")] = 0.0  # a zero in the training rows
+    frame = validate_frame(prices, ["Close"], ["Volume", "Low"], kind="price")
+    p = prepare(frame, 20, 5)
+    assert p.column_transforms == ["log_return", "log_return", "diff"]
+    # A fitted model passes its transforms and scaler: the same inputs, nothing re-derived.
+    again, _, _, _, kept = model_inputs(frame, p.transform, True, p.input_scaler,
+                                        transforms=p.column_transforms)
+    np.testing.assert_array_equal(again, p.inputs)
+    assert kept == p.column_transforms
+    # A zero volume after the training rows does not switch Volume to differences.
+    prices.iloc[900, prices.columns.get_loc("Volume")] = 0.0
+    late = validate_frame(prices, ["Close"], ["Volume", "Low"], kind="price")
+    with pytest.raises(DataError, match="'Volume' is 0 at .*strictly positive on the training rows"):
+        prepare(late, 20, 5)

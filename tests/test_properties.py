@@ -6,9 +6,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecaster.frame import validate_frame
-from forecaster.prepare import prepare
-from forecaster.windows import WindowDataModule
+from forecaster.data.frame import validate_frame
+from forecaster.data.prepare import prepare
+from forecaster.data.windows import WindowDataModule
 
 
 @settings(max_examples=40, deadline=None)

@@ -15,9 +15,10 @@ import yahoo_fake
 from forecaster.cli import main
 from forecaster.config import FitConfig
 from forecaster.errors import ConfigError
-from forecaster.run import fit, load_checkpoint, resume_config
-from forecaster.sources import fetch_prices
-from forecaster.train import TrainingDiverged, TrainingInterrupted
+from forecaster.runs.fit import fit
+from forecaster.runs.folder import load_checkpoint, resume_config
+from forecaster.data.sources import fetch_prices
+from forecaster.training.trainer import TrainingDiverged, TrainingInterrupted
 
 FAST = dict(dataset="ibm", hidden_size=8, num_layers=1, lookback=16, horizon=3, patience=0)
 
@@ -42,7 +43,7 @@ def test_interrupted_and_resumed_run_reaches_the_same_weights(tmp_path, monkeypa
     cfg = dict(FAST, model=model, max_epochs=4, seed=5, dropout=0.0)
     whole = fit(FitConfig(**cfg, out=str(tmp_path / "whole")), progress=False)
 
-    import forecaster.run as run_module
+    import forecaster.runs.fit as run_module
     real = run_module.trainer_for
     monkeypatch.setattr(run_module, "trainer_for", lambda c, d, p: real_with(real, c, d, p))
     with pytest.raises(TrainingInterrupted, match="--resume .*cut"):
@@ -63,7 +64,7 @@ def real_with(real, cfg, folder, progress):
 
 
 def test_interrupt_message_through_the_cli(tmp_path, capsys, monkeypatch):
-    import forecaster.run as run_module
+    import forecaster.runs.fit as run_module
     real = run_module.trainer_for
     monkeypatch.setattr(run_module, "trainer_for", lambda c, d, p: real_with(real, c, d, p))
     out = tmp_path / "run"
@@ -90,7 +91,7 @@ def test_nan_loss_stops_with_causes_and_keeps_the_last_good_checkpoint(tmp_path,
 
 
 def test_diverged_after_a_good_epoch_names_the_kept_checkpoint(tmp_path, monkeypatch):
-    import forecaster.run as run_module
+    import forecaster.runs.fit as run_module
     real = run_module.trainer_for
 
     class PoisonAt(Callback):
@@ -130,7 +131,7 @@ def test_a_crafted_pickle_checkpoint_is_refused(tmp_path):
     (lambda run: (run / "checkpoints" / "last.ckpt").unlink(), "no last.ckpt"),
     (lambda run: (run / "model.json").write_text("{not json"), "missing or corrupt"),
     (lambda run: (run / "model.json").write_text(json.dumps({"format": 999, "forecaster_version": "9.0"})),
-     "incompatible format"),
+     "model-card format 999"),
     (lambda run: (run / "config.yaml").unlink(), "not a run folder"),
 ])
 def test_bad_run_folders_cannot_be_resumed(tmp_path, capsys, damage, match):
@@ -229,7 +230,7 @@ def test_bad_csv_one_line_error_nothing_written(tmp_path, capsys, case):
 def test_sigterm_keeps_the_last_epoch_and_says_how_to_resume(tmp_path, monkeypatch):
     import signal
 
-    import forecaster.run as run_module
+    import forecaster.runs.fit as run_module
     real = run_module.trainer_for
 
     class TermAt(Callback):

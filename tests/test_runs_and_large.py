@@ -5,11 +5,14 @@ import numpy as np
 import pandas as pd
 
 from forecaster.cli import main
-from forecaster.evaluate import baseline_forecasts, evaluate, forecast_frame
-from forecaster.frame import validate_frame
-from forecaster.prepare import prepare
-from forecaster.report import downsample, write_report
-from forecaster.runs import list_runs
+from forecaster.evaluation.baselines import baseline_forecasts
+from forecaster.evaluation.metrics import evaluate
+from forecaster.evaluation.tables import forecast_frame
+from forecaster.data.frame import validate_frame
+from forecaster.data.prepare import prepare
+from forecaster.report.fit import write_report
+from forecaster.report.page import downsample
+from forecaster.runs.index import list_runs
 
 
 def test_runs_lists_every_kind_and_writes_an_index(tmp_path, capsys, monkeypatch):

@@ -5,8 +5,8 @@ import pytest
 
 import yahoo_fake
 from forecaster.errors import DataError, SourceError
-from forecaster.sources import fetch_prices, list_datasets, load_dataset, load_file
-from forecaster.sources.yahoo import OfflineWarning, cache_dir
+from forecaster.data.sources import fetch_prices, list_datasets, load_dataset, load_file
+from forecaster.data.sources.yahoo import OfflineWarning, cache_dir
 
 
 def test_embedded_datasets_listed_and_loadable():

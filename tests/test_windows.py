@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from forecaster.windows import WindowBatches, WindowDataModule, WindowDataset, window_view
+from forecaster.data.windows import WindowBatches, WindowDataModule, WindowDataset, window_view
 
 
 def _series(T=50, F=3, C=1):

@@ -31,7 +31,7 @@ class FakeResponse:
 
 def raw_stock(symbol: str) -> pd.DataFrame:
     """The embedded CSV as shipped: unadjusted OHLC, Volume, Adj Close."""
-    path = resources.files("forecaster.sources").joinpath("data", f"stock_{symbol}.csv.gz")
+    path = resources.files("forecaster.data.sources").joinpath("data", f"stock_{symbol}.csv.gz")
     with path.open("rb") as fh:
         return pd.read_csv(gzip.open(fh), parse_dates=["Date"])
 

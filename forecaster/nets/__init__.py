@@ -1,6 +1,6 @@
 """The networks: plain `nn.Module`s mapping a window (B, L, F) to a forecast (B, H, C).
 
-No pandas and no Lightning here; loss, optimizer and logging live in `forecaster.module`.
+No pandas and no Lightning here; loss, optimizer and logging live in `forecaster.training.module`.
 
 | name | what |
 | --- | --- |
@@ -16,40 +16,11 @@ No pandas and no Lightning here; loss, optimizer and logging live in `forecaster
 
 The first eight use a direct head: the encoder's summary emits all H steps at once (N to 1
 when H = 1). Stacked layers and dropout apply to every encoder.
+
+The names live in `forecaster.config` (checking a config never imports torch);
+`forecaster.nets.build` builds the networks and states their output contract.
 """
 
-from __future__ import annotations
+from forecaster.config import BIDIRECTIONAL, DECODING, DIRECT, NETWORKS
 
-from torch import nn
-
-from forecaster.nets.encoders import Encoder
-from forecaster.nets.seq2seq import DirectForecaster, Seq2Seq, VecToSeq
-
-DIRECT = ("rnn", "jordan", "lstm", "cifg", "gru")
-BIDIRECTIONAL = {"birnn": "rnn", "bilstm": "lstm", "bigru": "gru"}
-DECODING = ("seq2seq", "seq2seq-attn", "vec2seq")
-NETWORKS = (*DIRECT, *BIDIRECTIONAL, *DECODING)
-
-
-def build_network(name: str, n_features: int, horizon: int, n_targets: int = 1,
-                  hidden_size: int = 64, num_layers: int = 2, dropout: float = 0.0,
-                  nonlinearity: str = "tanh", bidirectional: bool = False, cell: str = "gru",
-                  attention: str = "additive", n_params: int = 1) -> nn.Module:
-    """A network by name (see NETWORKS). `cell` is the recurrent cell of the seq2seq family;
-    `n_params` outputs per target and step (2 for a Gaussian head: mean, log scale)."""
-    if name not in NETWORKS:
-        raise ValueError(f"unknown network {name!r}; choose one of {', '.join(NETWORKS)}")
-    def encoder(kind: str, bidi: bool) -> Encoder:
-        return Encoder(kind, n_features, hidden_size, num_layers, dropout, bidi, nonlinearity, n_targets)
-    if name in DIRECT:
-        return DirectForecaster(encoder(name, bidirectional), horizon, n_targets * n_params)
-    if name in BIDIRECTIONAL:
-        return DirectForecaster(encoder(BIDIRECTIONAL[name], True), horizon, n_targets * n_params)
-    if name == "vec2seq":
-        return VecToSeq(n_features, horizon, n_targets, hidden_size, cell, n_params)
-    attn = attention if name == "seq2seq-attn" else None
-    return Seq2Seq(encoder(cell, bidirectional), horizon, n_targets, cell, attn, n_params)
-
-
-def count_parameters(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters() if p.requires_grad)
+__all__ = ["BIDIRECTIONAL", "DECODING", "DIRECT", "NETWORKS"]

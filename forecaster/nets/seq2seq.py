@@ -9,8 +9,9 @@
   the window's last row (the last observation and its calendar features).
 
 Every network here has the signature forward(x, target=None, teacher_forcing=0.0) and returns
-(B, H, C * P): P = 1 point forecast per target, or P = 2 (mean, then log scale) for a
-likelihood loss.
+(B, H, C, P): P = 1 point forecast per target, or P = 2 (mean, then log scale) for a
+likelihood loss (see `forecaster.nets.build.split_output`). Heads emit their C * P outputs
+as P blocks of C, mean first, and `to_contract` turns that into (B, H, C, P).
 """
 
 from __future__ import annotations
@@ -25,19 +26,25 @@ from forecaster.nets.encoders import Encoder
 DECODER_CELLS: dict[str, type[nn.Module]] = {"rnn": nn.RNNCell, "gru": nn.GRUCell, "lstm": nn.LSTMCell}
 
 
+def to_contract(y: torch.Tensor, n_targets: int) -> torch.Tensor:
+    """Head outputs (B, H, P * C), P blocks of C targets -> the contract's (B, H, C, P)."""
+    B, H, _ = y.shape
+    return y.view(B, H, -1, n_targets).transpose(2, 3)  # (B, H, P*C) -> (B, H, P, C) -> (B, H, C, P)
+
+
 class DirectForecaster(nn.Module):
-    def __init__(self, encoder: Encoder, horizon: int, n_targets: int = 1) -> None:
+    def __init__(self, encoder: Encoder, horizon: int, n_targets: int = 1, n_params: int = 1) -> None:
         super().__init__()
         self.encoder = encoder
         self.horizon = horizon
         self.n_targets = n_targets
-        self.head = nn.Linear(encoder.output_size, horizon * n_targets)
+        self.head = nn.Linear(encoder.output_size, horizon * n_targets * n_params)
 
     def forward(self, x: torch.Tensor, target: torch.Tensor | None = None,
                 teacher_forcing: float = 0.0) -> torch.Tensor:
         _, summary = self.encoder(x)  # (B, L, F) -> (B, D)
-        y = self.head(summary)  # (B, D) -> (B, H * C)
-        return y.view(-1, self.horizon, self.n_targets)  # (B, H * C) -> (B, H, C)
+        y = self.head(summary)  # (B, D) -> (B, H * P * C)
+        return to_contract(y.view(len(y), self.horizon, -1), self.n_targets)  # -> (B, H, C, P)
 
 
 class Attention(nn.Module):
@@ -108,7 +115,7 @@ class Decoder(nn.Module):
             else:
                 y_prev = mean
         attn = torch.stack(weights, dim=1) if weights else None  # H x (B, L) -> (B, H, L)
-        return torch.stack(preds, dim=1), attn  # H x (B, C * P) -> (B, H, C * P)
+        return to_contract(torch.stack(preds, dim=1), self.n_targets), attn  # H x (B, P*C) -> (B, H, C, P)
 
 
 class Seq2Seq(nn.Module):
@@ -122,7 +129,7 @@ class Seq2Seq(nn.Module):
 
     def forward_with_attention(self, x: torch.Tensor, target: torch.Tensor | None = None,
                                teacher_forcing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Forecasts (B, H, C) and attention weights (B, H, L), or None without attention."""
+        """Forecasts (B, H, C, P) and attention weights (B, H, L), or None without attention."""
         states, summary = self.encoder(x)  # (B, L, F) -> (B, L, D), (B, D)
         return self.decoder(summary, self.horizon, states, target, teacher_forcing)
 

@@ -13,7 +13,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from forecaster._io import atomic_write_text
-from forecaster.report import _layout, esc, forecast_figure, loss_figure, render_page
+from forecaster.evaluation.tables import vs_naive, vs_naive_label
+from forecaster.report.figures import forecast_figure, loss_figure
+from forecaster.report.page import esc, layout, render_page
 
 SHOWN_SERIES = 4  # forecast figures drawn; every series is in the table and metrics.json
 TABLE_ROWS = 100  # per-series rows in the page
@@ -35,7 +37,7 @@ def series_table(metrics: dict) -> str:
     items = list(metrics["series"].items())
     body = "".join(
         f"<tr><td>{esc(name)}</td><td>{m['split']['windows']:,}</td><td>{m['model']['MAE']:.4g}</td>"
-        f"<td>{m['baselines']['naive']['MAE']:.4g}</td><td>{100 * (m['mae_ratio_to_naive'] - 1):+.1f}%</td>"
+        f"<td>{m['baselines']['naive']['MAE']:.4g}</td><td>{vs_naive_label(m['model']['MAE'], m['baselines']['naive']['MAE'])}</td>"
         f"<td>{m['model']['MASE']:.3f}</td></tr>" for name, m in items[:TABLE_ROWS])
     more = (f"<p class=\"notes\">First {TABLE_ROWS} of {len(items)} series; metrics.json holds all.</p>"
             if len(items) > TABLE_ROWS else "")
@@ -45,14 +47,14 @@ def series_table(metrics: dict) -> str:
 def ratio_figure(metrics: dict) -> go.Figure:
     """Each series' model MAE relative to naive: bars for a few series, a histogram for many."""
     names = list(metrics["series"])
-    pct = np.array([100 * (m["mae_ratio_to_naive"] - 1) for m in metrics["series"].values()])
+    pct = np.array([vs_naive(m["model"]["MAE"], m["baselines"]["naive"]["MAE"]) for m in metrics["series"].values()])
     if len(names) <= 40:
         colors = ["#2ca02c" if v < 0 else "#d62728" for v in pct]
         fig = go.Figure(go.Bar(x=[esc(n) for n in names], y=pct, marker_color=colors))
-        return _layout(fig, "Model MAE against naive, per series (below 0: better)", "series", "vs naive %")
+        return layout(fig, "Model MAE against naive, per series (below 0: better)", "series", "vs naive %")
     fig = go.Figure(go.Histogram(x=pct, nbinsx=40, marker_color="#636efa"))
     fig.add_vline(x=0, line_dash="dot", annotation_text="naive")
-    return _layout(fig, f"Model MAE against naive over {len(names)} series (left of 0: better)",
+    return layout(fig, f"Model MAE against naive over {len(names)} series (left of 0: better)",
                    "vs naive %", "series")
 
 

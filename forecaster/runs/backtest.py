@@ -21,14 +21,19 @@ import numpy as np
 import pandas as pd
 
 from forecaster._io import atomic_write, atomic_write_text
-from forecaster.backtest_report import write_backtest_report
-from forecaster.config import FitConfig, dump_yaml, single_series
+from forecaster.config import FitConfig, WINDOWS, dump_yaml, single_series
+from forecaster.data.frame import ValidFrame, slice_frame
+from forecaster.data.panel import Panel
+from forecaster.data.prepare import Prepared, prepare
+from forecaster.data.select import data_label, load_data, unit_label
 from forecaster.errors import ConfigError, DataError
-from forecaster.evaluate import baseline_forecasts, forecast_frame, naive_scale, scores
-from forecaster.frame import ValidFrame, slice_frame
-from forecaster.prepare import Prepared, check_sizes, prepare
-from forecaster.run import data_label, fit_network, load_data, run_dir_for, trainer_for, unit_label
-from forecaster.windows import WindowDataModule
+from forecaster.evaluation.baselines import BASELINES, baseline_forecasts
+from forecaster.evaluation.metrics import METRICS, naive_scale, scores
+from forecaster.evaluation.tables import forecast_frame, verdict
+from forecaster.report.backtest import write_backtest_report
+from forecaster.runs.folder import run_dir_for
+from forecaster.runs.pipeline import evaluate_network, train_network, trainer_for
+from forecaster.runs.results import METRICS_SCHEMA, BacktestResult
 
 
 @dataclass
@@ -41,28 +46,10 @@ class Fold:
     metrics: dict
 
 
-@dataclass
-class BacktestResult:
-    run_dir: Path
-    metrics: dict
-    forecasts: pd.DataFrame
-    folds: list[Fold]
-
-    @property
-    def report(self) -> Path:
-        return self.run_dir / "report.html"
-
-
-def check_fold_args(folds: int, window: str) -> None:
-    if folds < 1:
-        raise ConfigError(f"--folds must be >= 1, got {folds}")
-    if window not in ("expanding", "sliding"):
-        raise ConfigError(f"--window must be expanding or sliding, got {window!r}")
-
-
 def fold_rows(T: int, folds: int, test_size: float, val_size: float, window: str) -> list[dict]:
     """Row bounds of each fold: start of its data, train/val/test [first, end) within it."""
-    check_fold_args(folds, window)
+    if folds < 1 or window not in WINDOWS:
+        raise ConfigError(f"need folds >= 1 and window expanding or sliding, got {folds} and {window!r}")
     first_test = int(round(T * (1 - test_size)))
     edges = np.linspace(first_test, T, folds + 1).round().astype(int)
     out = []
@@ -84,45 +71,39 @@ def directional_accuracy(actual: np.ndarray, forecast: np.ndarray, last: np.ndar
     return {"overall": float(hit[moved].mean()), "per_step": per_step}
 
 
-def backtest(cfg: FitConfig, folds: int = 5, window: str = "expanding", fine_tune: bool = False,
-             progress: bool = True) -> BacktestResult:
-    check_sizes(cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size, cfg.stride)
-    check_fold_args(folds, window)  # bad flags fail before any work
+def backtest(cfg: FitConfig, progress: bool = True) -> BacktestResult:
+    """Walk forward over `cfg.folds` folds (`cfg.window`, `cfg.fine_tune`); write one report."""
     cfg = single_series(cfg, "backtest")
     run_dir = run_dir_for(cfg, "backtest")
-    trainer_for(cfg, run_dir / "fold-1", progress=False)
+    trainer_for(cfg, run_dir / "fold-1", progress=False)  # bad trainer flags fail before any work
     frame = load_data(cfg)
-    plan = fold_rows(len(frame.data), folds, cfg.test_size, cfg.val_size, window)
+    plan = fold_rows(len(frame.data), cfg.folds, cfg.test_size, cfg.val_size, cfg.window)
     prepared = [prepare_fold(cfg, frame, k, rows) for k, rows in enumerate(plan, start=1)]  # fail early
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml",
-                      f"# forecaster backtest --folds {folds} --window {window}"
-                      f"{' --fine-tune' if fine_tune else ''}\n" + dump_yaml(cfg))
+    atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
     results: list[Fold] = []
     state = None
     for k, p in enumerate(prepared, start=1):
         if progress:
-            print(f"\n=== fold {k} of {folds} ===", flush=True)
-        fold = run_fold(cfg, p, k, run_dir / f"fold-{k}", progress, state if fine_tune else None)
-        state = fold.state
-        results.append(fold.fold)
-    metrics = backtest_metrics(cfg, results, frame, folds, window, fine_tune)
+            print(f"\n=== fold {k} of {cfg.folds} ===", flush=True)
+        fold, state = run_fold(cfg, p, k, run_dir / f"fold-{k}", progress, state if cfg.fine_tune else None)
+        results.append(fold)
+    metrics = backtest_metrics(cfg, results, frame)
     forecasts = pd.concat([fold_frame(f, cfg.model) for f in results])
+    series = frame.data[frame.targets]
+    result = BacktestResult(run_dir=run_dir, config=cfg, kind="backtest", metrics=metrics,
+                            forecasts=forecasts, unit=unit_label(cfg, frame.targets), series=series,
+                            folds=results)
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     atomic_write(run_dir / "forecasts.csv", lambda tmp: forecasts.to_csv(tmp))
-    write_backtest_report(run_dir / "report.html", f"{data_label(cfg)}: {cfg.model} walk-forward backtest",
-                          frame.data[frame.targets], forecasts, metrics, unit_label(cfg, frame.targets))
-    return BacktestResult(run_dir, metrics, forecasts, results)
-
-
-@dataclass
-class _FoldRun:
-    fold: Fold
-    state: dict
+    write_backtest_report(result.report, f"{data_label(cfg)}: {cfg.model} walk-forward backtest",
+                          series, forecasts, metrics, result.unit)
+    return result
 
 
 def prepare_fold(cfg: FitConfig, frame: ValidFrame, k: int, rows: dict) -> Prepared:
-    """Fold k's rows, split by its bounds, with scalers fitted on its own training rows."""
+    """Fold k's rows, split by its bounds, with transforms and scalers fitted on its own
+    training rows."""
     sub = slice_frame(frame, rows["start"], rows["start"] + rows["bounds"]["test"][1])
     try:
         return prepare(sub, cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size, cfg.transform,
@@ -132,25 +113,26 @@ def prepare_fold(cfg: FitConfig, frame: ValidFrame, k: int, rows: dict) -> Prepa
 
 
 def run_fold(cfg: FitConfig, p: Prepared, k: int, folder: Path, progress: bool,
-             init_state: dict | None) -> _FoldRun:
-    data = WindowDataModule(p.inputs, p.targets, p.starts, p.lookback, p.horizon,
-                            relative=p.relative, batch_size=cfg.batch_size, seed=cfg.seed)
-    run = fit_network(cfg, cfg.model, p, data, trainer_for(cfg, folder, progress), init_state=init_state)
+             init_state: dict | None) -> tuple[Fold, dict]:
+    """Train and evaluate fold k (a panel of one series); returns it and its final weights."""
+    panel = Panel([data_label(cfg)], [p], np.array([0, len(p.index)]))
+    data = panel.datamodule(cfg.batch_size, cfg.seed)
+    net = train_network(cfg, cfg.model, panel, data, trainer_for(cfg, folder, progress), init_state=init_state)
+    ev = evaluate_network(net, panel, data)[0]
     cutoff = p.index[p.bounds["test"][0] - 1]
-    fold = Fold(k, cutoff, p, run.pred, baseline_forecasts(p, "test"), run.metrics)
-    return _FoldRun(fold, {n: v.detach().clone() for n, v in run.module.network.state_dict().items()})
+    fold = Fold(k, cutoff, p, ev.pred, baseline_forecasts(p, "test"), ev.metrics)
+    return fold, {n: v.detach().clone() for n, v in net.module.network.state_dict().items()}
 
 
-def backtest_metrics(cfg: FitConfig, folds: list[Fold], frame: ValidFrame, n_folds: int, window: str,
-                     fine_tune: bool) -> dict:
+def backtest_metrics(cfg: FitConfig, folds: list[Fold], frame: ValidFrame) -> dict:
     per_fold = []
     for f in folds:
         m, b = f.metrics["model"], f.metrics["baselines"]
         per_fold.append({"fold": f.number, "cutoff": str(f.cutoff), "train_rows": f.prepared.bounds["val"][1],
                          "test_windows": int(len(f.prepared.starts["test"])),
-                         "model": {k: m[k] for k in ("MAE", "RMSE", "sMAPE", "MASE")},
-                         "naive": {k: b["naive"][k] for k in ("MAE", "RMSE", "sMAPE", "MASE")},
-                         "drift": {k: b["drift"][k] for k in ("MAE", "RMSE", "sMAPE", "MASE")},
+                         "model": {k: m[k] for k in METRICS},
+                         "naive": {k: b["naive"][k] for k in METRICS},
+                         "drift": {k: b["drift"][k] for k in METRICS},
                          "mae_ratio_to_naive": f.metrics["mae_ratio_to_naive"]})
     actual = np.concatenate([f.prepared.actuals("test") for f in folds])
     last = np.concatenate([f.prepared.levels[f.prepared.cutoffs("test")] for f in folds])
@@ -158,17 +140,15 @@ def backtest_metrics(cfg: FitConfig, folds: list[Fold], frame: ValidFrame, n_fol
     observed = np.ones_like(actual, dtype=bool)
     scale = naive_scale(folds[0].prepared)  # in-sample scale of the first fold's training rows
     aggregate = {"model": {"name": cfg.model, **scores(actual, pred, observed, scale)}, "baselines": {}}
-    for name in ("naive", "seasonal_naive", "drift"):
+    for name in BASELINES:
         base = np.concatenate([f.baselines[name] for f in folds])
         aggregate["baselines"][name] = {"name": name, **scores(actual, base, observed, scale)}
     ratio = aggregate["model"]["MAE"] / aggregate["baselines"]["naive"]["MAE"]
-    out = {"model": cfg.model, "folds": per_fold, "aggregate": aggregate, "mae_ratio_to_naive": ratio,
+    out = {"schema": METRICS_SCHEMA, "kind": "backtest", "model": cfg.model, "folds": per_fold,
+           "aggregate": aggregate, "mae_ratio_to_naive": ratio,
            "folds_beating_naive": sum(f["mae_ratio_to_naive"] < 1 for f in per_fold),
-           "verdict": (f"over {n_folds} folds {cfg.model} "
-                       + ("beats" if ratio < 1 else "does NOT beat")
-                       + f" the naive last value: MAE {abs(100 * (ratio - 1)):.1f}% "
-                       + ("lower" if ratio < 1 else "higher")),
-           "setup": {"folds": n_folds, "window": window, "fine_tune": fine_tune,
+           "verdict": verdict(cfg.model, ratio, f"over {cfg.folds} folds"),
+           "setup": {"folds": cfg.folds, "window": cfg.window, "fine_tune": cfg.fine_tune,
                      "lookback": cfg.lookback, "horizon": cfg.horizon, "test_size": cfg.test_size},
            "data": {"source": data_label(cfg), "kind": frame.kind, "rows": len(frame.data)}}
     if frame.kind == "price":

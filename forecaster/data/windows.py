@@ -1,7 +1,7 @@
 """Windows as views over one series, and the LightningDataModule that serves them.
 
 Nothing here knows about pandas or timestamps: it gets (T, F) inputs, (T, C) targets and the
-start row of every window, from `forecaster.prepare`. No window is ever materialized: the
+start row of every window, from `forecaster.data.prepare`. No window is ever materialized: the
 dataset keeps the series and a vector of start rows, and each batch is gathered from the
 series with one indexing operation. `window_view` exposes all windows as a zero-copy
 `Tensor.unfold` view for inspection.

@@ -76,7 +76,7 @@ def get_dataset(name: str) -> Dataset:
 def load_dataset(name: str) -> pd.DataFrame:
     """Load an embedded dataset by name (`aapl`, `goog`, `ibm`, `msft`, `jfk-weather`)."""
     d = get_dataset(name)
-    with resources.files("forecaster.sources").joinpath("data", d.file).open("rb") as fh:
+    with resources.files("forecaster.data.sources").joinpath("data", d.file).open("rb") as fh:
         raw = pd.read_csv(fh, compression="gzip")
     if d.kind == "price":
         return adjust_prices(raw.set_index(pd.to_datetime(raw.pop("Date"))))

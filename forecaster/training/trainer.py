@@ -1,4 +1,4 @@
-"""Training and batched prediction with a Lightning Trainer. No pandas here.
+"""Training with a Lightning Trainer. No pandas here.
 
 Gradient clipping (on by default), early stopping on the validation loss, a checkpoint of the
 best epoch (whose weights are restored before anything is predicted) and of the last
@@ -26,8 +26,8 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 from forecaster.errors import ConfigError, ForecasterError
-from forecaster.module import ForecastModule
-from forecaster.windows import WindowDataModule
+from forecaster.training.module import ForecastModule
+from forecaster.data.windows import WindowDataModule
 
 
 class TrainingDiverged(ForecasterError):
@@ -144,28 +144,3 @@ def train(module: ForecastModule, data: WindowDataModule, trainer: L.Trainer,
     return TrainResult(checkpoint=path, best_epoch=best_epoch, epochs=len(history.val),
                        seconds=seconds, train_loss=history.train, val_loss=history.val,
                        grad_norms=list(module.grad_norms))
-
-
-@torch.inference_mode()
-def predict(module: ForecastModule, data: WindowDataModule, split: str = "test"
-            ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Model-space forecasts (N, H, C) for every window of `split`, in batched passes, and
-    their standard deviations with the Gaussian loss (else None)."""
-    module.eval()
-    device = next(module.parameters()).device
-    ds = data.dataset(split)
-    # Large batches for speed, but at most ~128k input rows per batch: a recurrent layer holds
-    # (B, L, 4 x hidden) gate activations, 270 MB at B = 1,024, L = 512, hidden 32.
-    step = max(data.batch_size, min(1024, 131_072 // data.lookback))
-    shape = (len(ds), data.horizon, data.n_targets)
-    # Written in place: no list of small results between the large per-batch temporaries,
-    # which lets glibc's heap fragment and grow by a batch every batch.
-    means, stds = torch.empty(shape), None
-    for i in range(0, len(ds), step):
-        x, _ = ds[torch.arange(i, min(i + step, len(ds)))]
-        mean, std = module.distribution(x.to(device))
-        means[i:i + len(x)] = mean.float().cpu()
-        if std is not None:
-            stds = torch.empty(shape) if stds is None else stds
-            stds[i:i + len(x)] = std.float().cpu()
-    return means.numpy(), (stds.numpy() if stds is not None else None)

@@ -23,7 +23,7 @@ from platformdirs import user_cache_dir
 
 from forecaster._io import atomic_write
 from forecaster.errors import SourceError
-from forecaster.sources.embedded import PRICE_COLUMNS, to_price_frame
+from forecaster.data.sources.embedded import PRICE_COLUMNS, to_price_frame
 
 TICKER_RE = re.compile(r"^[A-Za-z0-9.^=-]{1,20}$")
 INTERVALS = ("1m", "2m", "5m", "15m", "30m", "60m", "90m", "1h", "1d", "5d", "1wk", "1mo", "3mo")

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from forecaster.nets.build import distribution
+
 
 def gradient_flow(network: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     """(L,) mean over windows of ||d loss / d x_{cutoff-k+1}||, for k = 1..L (k=1: the last input)."""
@@ -26,8 +28,8 @@ def gradient_flow(network: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.nd
     network.eval()
     x = x.detach().clone().requires_grad_(True)
     with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):  # cuDNN RNN backward needs train mode
-        pred = network(x)  # (B, L, F) -> (B, H, C)
-        per_window = ((pred - y) ** 2).mean(dim=(1, 2))  # (B,) each window's own loss
+        pred, _ = distribution(network, x)  # (B, L, F) -> (B, H, C): the mean of any head
+        per_window = ((pred - y) ** 2).mean(dim=(1, 2))  # (B,) each window's own squared error
         (grad,) = torch.autograd.grad(per_window.sum(), x)  # (B, L, F)
     network.train(was_training)
     norms = grad.norm(dim=2).mean(dim=0)  # (B, L, F) -> (B, L) -> (L,)

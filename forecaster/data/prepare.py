@@ -10,13 +10,15 @@ Honesty rules this module enforces:
   split; its inputs may reach back into earlier rows (known at the cutoff), never forward.
   Training windows lie wholly in the training rows.
 - Scalers are fitted on the training rows only.
-- A window never spans two segments (see `forecaster.frame`).
+- A window never spans two segments (see `forecaster.data.frame`).
 
 Transforms (`transform`), which decide what the network sees and predicts:
-- "log_return" (default for prices): every strictly positive column becomes its log return
-  (others their first difference); the network predicts the next H log returns of each target,
-  mapped back to prices by compounding from the last observed price. Scale-free: prices that
-  leave their training range (AAPL rose tenfold) stay in range for the network.
+- "log_return" (default for prices): every column strictly positive on the training rows
+  becomes its log return, every other column its first difference (decided once, on the
+  training rows, and saved with the model as `column_transforms`: refreshed data never switch
+  a column's transform); the network predicts the next H log returns of each target, mapped
+  back to prices by compounding from the last observed price. Scale-free: prices that leave
+  their training range (AAPL rose tenfold) stay in range for the network.
 - "delta" (default for sensors): inputs are standardized levels; the network predicts each
   step's change from the last observed target value, added back at the output.
 - "level": standardized levels in, standardized levels out.
@@ -30,11 +32,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from forecaster.config import TRANSFORMS, check_sizes
+from forecaster.data.frame import ValidFrame, ticks
 from forecaster.errors import ConfigError, DataError
-from forecaster.frame import ValidFrame, ticks
 
-TRANSFORMS = ("auto", "log_return", "delta", "level")
 SPLITS = ("train", "val", "test")
+COLUMN_TRANSFORMS = ("log_return", "diff", "level")  # what one data column becomes before scaling
 
 
 @dataclass(frozen=True)
@@ -60,13 +63,14 @@ class Prepared:
     input_names: list[str]
     target_names: list[str]
     transform: str
+    column_transforms: list[str]  # per data column (targets, then features): see COLUMN_TRANSFORMS
     input_scaler: Scaler
     target_scaler: Scaler
     lookback: int
     horizon: int
     bounds: dict[str, tuple[int, int]]  # split -> [first, end) rows its targets may occupy
     starts: dict[str, np.ndarray]  # split -> (N,) window start rows
-    segment: np.ndarray  # (T,) segment id of each row (see forecaster.frame)
+    segment: np.ndarray  # (T,) segment id of each row (see forecaster.data.frame)
     filled: np.ndarray  # (T, C) targets that were filled, not observed
     season: int
     freq: pd.Timedelta | None
@@ -118,13 +122,27 @@ def blocked_rows(frame: ValidFrame, transform: str) -> np.ndarray:
     return np.r_[True, segment[1:] != segment[:-1]]
 
 
+def column_transforms(frame: ValidFrame, transform: str, fit_rows: slice) -> list[str]:
+    """Each data column's transform, decided once on the `fit_rows` (training rows): under
+    log_return a column strictly positive there gets log returns, any other its differences;
+    under delta and level every column stays a level."""
+    if transform != "log_return":
+        return ["level"] * len(frame.columns)
+    return ["log_return" if (frame.data[c].to_numpy()[fit_rows] > 0).all() else "diff"
+            for c in frame.columns]
+
+
 def model_inputs(frame: ValidFrame, transform: str, calendar: bool, scaler: Scaler | None = None,
-                 fit_rows: slice = slice(None)) -> tuple[np.ndarray, list[str], Scaler, np.ndarray]:
-    """The (T, F) float32 network inputs, their names, the scaler and `blocked_rows`.
+                 fit_rows: slice = slice(None), transforms: list[str] | None = None
+                 ) -> tuple[np.ndarray, list[str], Scaler, np.ndarray, list[str]]:
+    """The (T, F) float32 network inputs, their names, the scaler, `blocked_rows` and each data
+    column's transform.
 
     Each column is transformed and scaled on its own, in chunks of rows, straight into the one
     float32 array: a 10 M-row log needs its inputs and a few MB more, never a (T, F) float64
-    temporary. Without a `scaler`, one is fitted on `fit_rows` minus the blocked rows.
+    temporary. Without a `scaler`, one is fitted on `fit_rows` minus the blocked rows; without
+    `transforms`, they are decided on `fit_rows` (see `column_transforms`). A fitted model
+    passes both, so nothing is re-derived from new data.
     """
     data, columns = frame.data, frame.columns
     if transform == "log_return":
@@ -132,14 +150,15 @@ def model_inputs(frame: ValidFrame, transform: str, calendar: bool, scaler: Scal
         if nonpositive:
             raise ConfigError(f"target {nonpositive[0]!r} has values <= 0, so it has no log returns; "
                               "use --transform delta")
+    transforms = transforms or column_transforms(frame, transform, fit_rows)
     blocked = blocked_rows(frame, transform)
     cal = calendar_columns(data.index, frame.freq) if calendar else {}
     inputs = np.empty((len(data), len(columns) + len(cal)), dtype=np.float32)  # (T, F)
     mean, std = np.zeros(len(columns)), np.ones(len(columns))
-    for j, c in enumerate(columns):
+    for j, (c, how) in enumerate(zip(columns, transforms)):
         col = data[c].to_numpy()  # (T,) a view
-        if transform == "log_return":
-            col = _returns(col.astype(np.float64))
+        if how != "level":
+            col = _returns(col.astype(np.float64), how, c, data.index)
             col[blocked] = 0.0
         if scaler is None:
             mean[j], std[j] = _moments(col[fit_rows], blocked[fit_rows])
@@ -150,7 +169,7 @@ def model_inputs(frame: ValidFrame, transform: str, calendar: bool, scaler: Scal
             inputs[a:b, j] = (col[a:b] - mean[j]) / std[j]  # float64 arithmetic, float32 result
     for k, make in enumerate(cal.values()):
         inputs[:, len(columns) + k] = make()
-    return inputs, [*columns, *cal], scaler or Scaler(mean, std), blocked
+    return inputs, [*columns, *cal], scaler or Scaler(mean, std), blocked, transforms
 
 
 def _chunks(n: int, size: int = 1 << 20):
@@ -191,8 +210,8 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
         train_end = int(round(T * (1 - val_size - test_size)))
         val_end = int(round(T * (1 - test_size)))
         bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, T)}
-    inputs, names, scaler, blocked = model_inputs(frame, transform, calendar,
-                                                  fit_rows=slice(*bounds["train"]))
+    inputs, names, scaler, blocked, transforms = model_inputs(frame, transform, calendar,
+                                                              fit_rows=slice(*bounds["train"]))
 
     window_segment = np.where(blocked, -1, frame.segment)
     starts = {split: window_starts(window_segment, lookback, horizon, *bounds[split], stride)
@@ -204,25 +223,11 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
     return Prepared(index=frame.data.index, levels=levels,
                     inputs=inputs, targets=inputs[:, :C],  # a view: inputs start with the scaled targets
                     input_names=names, target_names=list(frame.targets), transform=transform,
+                    column_transforms=transforms,
                     input_scaler=scaler, target_scaler=Scaler(scaler.mean[:C], scaler.std[:C]),
                     lookback=lookback, horizon=horizon, bounds=bounds, starts=starts,
                     segment=frame.segment, filled=frame.filled, season=frame.season,
                     freq=frame.freq, kind=frame.kind)
-
-
-def check_sizes(lookback: int, horizon: int, val_size: float, test_size: float, stride: int = 1) -> None:
-    if not isinstance(lookback, int) or lookback < 1:
-        raise ConfigError(f"lookback must be an integer >= 1, got {lookback!r}; e.g. --lookback 64")
-    if not isinstance(horizon, int) or horizon < 1:
-        raise ConfigError(f"horizon must be an integer >= 1, got {horizon!r}; e.g. --horizon 5")
-    if not isinstance(stride, int) or stride < 1:
-        raise ConfigError(f"stride must be an integer >= 1, got {stride!r}")
-    for name, v in (("val_size", val_size), ("test_size", test_size)):
-        if not 0 < v < 1:
-            raise ConfigError(f"{name} must be a fraction between 0 and 1, got {v!r}; e.g. 0.15")
-    if val_size + test_size >= 0.9:
-        raise ConfigError(f"val_size + test_size = {val_size + test_size:.2f} leaves under 10% "
-                          "for training; keep their sum below 0.9")
 
 
 def window_starts(segment: np.ndarray, lookback: int, horizon: int, first: int, end: int,
@@ -254,11 +259,19 @@ def calendar_columns(index: pd.DatetimeIndex, freq: pd.Timedelta | None) -> dict
     return cols
 
 
-def _returns(values: np.ndarray) -> np.ndarray:
-    """(T,) -> (T,): the log return of a strictly positive column, else its first difference."""
+def _returns(values: np.ndarray, how: str, name: str, index: pd.DatetimeIndex) -> np.ndarray:
+    """(T,) -> (T,): a column's log returns ("log_return") or first differences ("diff")."""
     out = np.empty_like(values)
     out[0] = 0.0
-    out[1:] = np.diff(np.log(values) if (values > 0).all() else values)
+    if how == "diff":
+        out[1:] = np.diff(values)
+        return out
+    bad = np.flatnonzero(values <= 0)
+    if len(bad):
+        raise DataError(f"column {name!r} is {values[bad[0]]:g} at {index[bad[0]]}, but the model takes "
+                        "its log returns (it was strictly positive on the training rows); drop it from "
+                        "--features or use --transform delta")
+    out[1:] = np.diff(np.log(values))
     return out
 
 

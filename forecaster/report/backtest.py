@@ -11,8 +11,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from forecaster._io import atomic_write_text
-from forecaster.compare_report import PALETTE
-from forecaster.report import COLORS, _layout, downsample, esc, render_page
+from forecaster.evaluation.tables import vs_naive_label
+from forecaster.report.figures import PALETTE
+from forecaster.report.page import COLORS, downsample, esc, layout, render_page
 
 
 def folds_figure(series: pd.DataFrame, forecasts: pd.DataFrame, model: str, unit: str) -> go.Figure:
@@ -28,7 +29,7 @@ def folds_figure(series: pd.DataFrame, forecasts: pd.DataFrame, model: str, unit
         fig.add_trace(go.Scattergl(x=f.index, y=f.values, mode="lines", name=f"fold {fold}",
                                    line=dict(color=PALETTE[i % len(PALETTE)], width=1.2)))
         fig.add_vline(x=f.index[0], line_dash="dot", line_color="#999")
-    return _layout(fig, f"1-step-ahead forecasts of {esc(model)}, fold by fold (dotted: fold cutoffs)",
+    return layout(fig, f"1-step-ahead forecasts of {esc(model)}, fold by fold (dotted: fold cutoffs)",
                    "time", unit, legend_right=True)
 
 
@@ -41,7 +42,7 @@ def error_figure(metrics: dict) -> go.Figure:
         go.Bar(x=x, y=[f["drift"]["MAE"] for f in folds], name="drift", marker_color=COLORS["drift"]),
     ])
     fig.update_layout(barmode="group")
-    return _layout(fig, "Test MAE of each fold over time", "fold cutoff", "MAE (original units)")
+    return layout(fig, "Test MAE of each fold over time", "fold cutoff", "MAE (original units)")
 
 
 def tables(metrics: dict) -> str:
@@ -53,11 +54,11 @@ def tables(metrics: dict) -> str:
         f"<tr{won if f['mae_ratio_to_naive'] < 1 else ''}><td>{f['fold']}</td>"
         f"<td>{f['cutoff'][:16]}</td><td>{f['train_rows']}</td><td>{f['test_windows']}</td>"
         f"<td>{f['model']['MAE']:.4g}</td><td>{f['naive']['MAE']:.4g}</td>"
-        f"<td>{100 * (f['mae_ratio_to_naive'] - 1):+.1f}%</td><td>{f['model']['MASE']:.3f}</td>"
+        f"<td>{vs_naive_label(f['model']['MAE'], f['naive']['MAE'])}</td><td>{f['model']['MASE']:.3f}</td>"
         f"<td>{f['naive']['MASE']:.3f}</td></tr>" for f in metrics["folds"])
     agg = metrics["aggregate"]
     naive = agg["baselines"]["naive"]["MAE"]
-    agg_rows = "".join(f"<tr><td>{esc(m['name'])}</td><td>{m['MAE']:.4g}</td><td>{100 * (m['MAE'] / naive - 1):+.1f}%</td>"
+    agg_rows = "".join(f"<tr><td>{esc(m['name'])}</td><td>{m['MAE']:.4g}</td><td>{vs_naive_label(m['MAE'], naive)}</td>"
                        f"<td>{m['RMSE']:.4g}</td><td>{m['MASE']:.3f}</td></tr>"
                        for m in [agg["model"], *agg["baselines"].values()])
     html = (f"<h3>All folds together</h3><table><thead><tr><th>forecaster</th><th>MAE</th><th>vs naive</th>"
@@ -74,13 +75,18 @@ def tables(metrics: dict) -> str:
     return html
 
 
+def backtest_figures(series: pd.DataFrame, forecasts: pd.DataFrame, metrics: dict,
+                     unit: str) -> dict[str, go.Figure]:
+    return {"folds": folds_figure(series, forecasts, metrics["model"], unit), "fold_errors": error_figure(metrics)}
+
+
 def write_backtest_report(path: str | Path, title: str, series: pd.DataFrame, forecasts: pd.DataFrame,
                           metrics: dict, unit: str) -> Path:
     s = metrics["setup"]
     subtitle = (f"{s['folds']} folds, {s['window']} training window"
                 f"{', fine-tuned from fold to fold' if s['fine_tune'] else ', retrained per fold'}; "
                 f"lookback {s['lookback']}, horizon {s['horizon']}")
-    figs = {"folds": folds_figure(series, forecasts, metrics["model"], unit), "fold_errors": error_figure(metrics)}
+    figs = backtest_figures(series, forecasts, metrics, unit)
     page = render_page(title, subtitle, metrics["verdict"], metrics["mae_ratio_to_naive"] < 1,
                        tables(metrics), figs)
     return atomic_write_text(path, page)

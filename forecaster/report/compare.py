@@ -10,17 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from forecaster._io import atomic_write_text
-from forecaster.report import COLORS, _layout, drawn, esc, render_page, series_figure
-
-PALETTE = qualitative.D3 + qualitative.Set2
-
-
-def model_colors(names: list[str]) -> dict[str, str]:
-    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
+from forecaster.evaluation.tables import vs_naive_label
+from forecaster.report.figures import model_colors, series_figure
+from forecaster.report.page import COLORS, drawn, esc, layout, render_page
 
 
 def overlay_figure(forecasts: pd.DataFrame, models: list[str], target: str, horizon: int,
@@ -49,7 +44,7 @@ def overlay_figure(forecasts: pd.DataFrame, models: list[str], target: str, hori
     if len(steps) > 1:
         fig.update_layout(updatemenus=[dict(type="buttons", direction="right", buttons=buttons,
                                             x=1.0, xanchor="right", y=1.02, yanchor="bottom")])
-    return _layout(fig, f"Held-out forecasts of {esc(target)} (click a legend entry to hide or show it)",
+    return layout(fig, f"Held-out forecasts of {esc(target)} (click a legend entry to hide or show it)",
                    "time", unit, legend_right=True)
 
 
@@ -66,7 +61,7 @@ def curves_figure(metrics: dict) -> go.Figure:
     fig.update_yaxes(type="log" if min(losses, default=1) > 0 else "linear")  # a Gaussian NLL can be < 0
     longest = max(len(c["val_loss"]) for c in metrics["training"].values())
     fig.update_xaxes(dtick=1 if longest <= 20 else None)  # whole epochs
-    return _layout(fig, "Training (dotted) and validation (solid) loss", "epoch",
+    return layout(fig, "Training (dotted) and validation (solid) loss", "epoch",
                    "MSE, scaled units (log)", legend_right=True)
 
 
@@ -80,7 +75,7 @@ def flow_figure(metrics: dict) -> go.Figure:
         fig.add_trace(go.Scatter(x=k, y=f["init"], name=f"{esc(name)} at init", legendgroup=name,
                                  line=dict(color=colors[name], dash="dot")))
     fig.update_yaxes(type="log", exponentformat="power")
-    return _layout(fig, "Gradient flow through time: |d loss / d input| k steps before the cutoff"
+    return layout(fig, "Gradient flow through time: |d loss / d input| k steps before the cutoff"
                         "<br><sup>solid: trained, dotted: at initialization; a line that stops has "
                         "underflowed to 0 in float32</sup>",
                    "k (steps back from the cutoff)", "gradient norm (log)", legend_right=True)
@@ -97,7 +92,7 @@ def grad_norm_figure(metrics: dict) -> go.Figure:
         fig.add_hline(y=clip, line_dash="dash", line_color="#d62728",
                       annotation_text=f"clipping threshold {clip:g}: steps above it were scaled down")
     fig.update_yaxes(type="log")
-    return _layout(fig, "Gradient norm per training step (before clipping)", "training step",
+    return layout(fig, "Gradient norm per training step (before clipping)", "training step",
                    "total gradient norm (log)", legend_right=True)
 
 
@@ -113,7 +108,7 @@ def attention_figure(name: str, att: dict) -> go.Figure:
     fig.update_yaxes(title_text="decoder step", col=1)
     fig.update_yaxes(dtick=1)  # whole forecast steps
     fig.update_layout(coloraxis=dict(colorscale="Viridis", colorbar=dict(title="weight")))
-    return _layout(fig, f"{esc(name)}: attention of each forecast step over the input window", "", "")
+    return layout(fig, f"{esc(name)}: attention of each forecast step over the input window", "", "")
 
 
 def comparison_html(metrics: dict) -> str:
@@ -122,14 +117,14 @@ def comparison_html(metrics: dict) -> str:
                                                "parameters", "training s", "best epoch"])
     rows = []
     for name, m in sorted(metrics["models"].items(), key=lambda kv: kv[1]["MAE"]):
-        cls = ' class="model"' if m["beats_naive"] else ""
+        cls = ' class="model"' if m["mae_ratio_to_naive"] < 1 else ""
         rows.append(f"<tr{cls}><td>{esc(name)}</td><td>{m['MAE']:.4g}</td>"
-                    f"<td>{100 * (m['MAE'] / naive - 1):+.1f}%</td><td>{m['RMSE']:.4g}</td>"
+                    f"<td>{vs_naive_label(m['MAE'], naive)}</td><td>{m['RMSE']:.4g}</td>"
                     f"<td>{m['MASE']:.3f}</td><td>{m['parameters']:,}</td><td>{m['seconds']:.1f}</td>"
                     f"<td>{m['best_epoch']} of {m['epochs']}</td></tr>")
     for name, m in metrics["baselines"].items():
         rows.append(f"<tr><td><i>{esc(name)}</i></td><td>{m['MAE']:.4g}</td>"
-                    f"<td>{100 * (m['MAE'] / naive - 1):+.1f}%</td><td>{m['RMSE']:.4g}</td>"
+                    f"<td>{vs_naive_label(m['MAE'], naive)}</td><td>{m['RMSE']:.4g}</td>"
                     f"<td>{m['MASE']:.3f}</td><td></td><td></td><td></td></tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -161,6 +156,6 @@ def write_compare_report(path: str | Path, title: str, series: pd.DataFrame, for
     subtitle = (f"same windows, split, scaling and seed for every model: lookback {split['lookback']}, "
                 f"horizon {split['horizon']}, transform {split['transform']}, "
                 f"{split['windows']} test windows")
-    page = render_page(title, subtitle, metrics["summary"], bool(metrics["beat_naive"]),
+    page = render_page(title, subtitle, metrics["verdict"], bool(metrics["beat_naive"]),
                        comparison_html(metrics), compare_figures(series, forecasts, metrics, unit), notes)
     return atomic_write_text(path, page)

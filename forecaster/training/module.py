@@ -1,10 +1,12 @@
 """The one LightningModule: loss, optimizer and logging around any network of `forecaster.nets`.
 
+The network's output is read through `forecaster.nets.build.distribution` (the output contract).
+
 `loss` is "mse" (point forecasts) or "gaussian" (the network emits a mean and a log standard
 deviation per target and step, trained by Gaussian negative log-likelihood).
 Teacher forcing (for the seq2seq family) is `teacher_forcing * teacher_forcing_decay ** epoch`.
 Checkpoints also hold torch's random state, so that a resumed run continues exactly. Gradient clipping, early stopping and
-checkpointing are Trainer settings and callbacks, configured in `forecaster.train`.
+checkpointing are Trainer settings and callbacks, configured in `forecaster.training.trainer`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from forecaster.nets.build import distribution
 
 
 class ForecastModule(L.LightningModule):
@@ -39,11 +43,7 @@ class ForecastModule(L.LightningModule):
                      ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Mean (B, H, C) and, with the Gaussian loss, standard deviation (B, H, C)."""
         tf = self.teacher_forcing_ratio if self.training and target is not None else 0.0
-        out = self.network(x, target=target, teacher_forcing=tf)  # (B, L, F) -> (B, H, C * P)
-        if self.loss != "gaussian":
-            return out, None
-        mean, log_std = out.chunk(2, dim=-1)  # (B, H, 2C) -> 2 x (B, H, C)
-        return mean, log_std.clamp(-7.0, 7.0).exp()
+        return distribution(self.network, x, target, tf)  # (B, L, F) -> (B, H, C) twice
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.distribution(x)[0]  # (B, L, F) -> (B, H, C)

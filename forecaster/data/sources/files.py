@@ -20,7 +20,7 @@ def load_file(path: str | Path, time_col: str | None = None, columns: list[str] 
     """Read a CSV (optionally compressed) or parquet file into a time-indexed frame.
 
     `time_col` defaults to the first column. `columns` (targets and features) are kept in order;
-    all other columns are dropped. Validation of values happens in `forecaster.frame`.
+    all other columns are dropped. Validation of values happens in `forecaster.data.frame`.
     """
     path = Path(path)
     if not path.is_file():

@@ -1,0 +1,113 @@
+"""Several series for one model, laid end to end; one series is a panel of one.
+
+The honesty rules of one series hold for each series of a panel:
+- all series are split at the same two timestamps (the (1 - val - test) and (1 - test) points
+  of their pooled timestamps), so no series is trained on a period another is tested on; for
+  one series these are exactly its row fractions;
+- each series has its own transforms and scalers, fitted on its own training rows;
+- the series lie end to end in one array (one series: its own array, no copy), and no window
+  crosses from one series into the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecaster.config import FitConfig
+from forecaster.data.frame import ValidFrame
+from forecaster.data.prepare import SPLITS, Prepared, prepare
+from forecaster.data.windows import WindowDataModule
+from forecaster.errors import DataError
+
+
+@dataclass
+class Panel:
+    """Prepared series laid end to end: series i owns rows [offsets[i], offsets[i + 1])."""
+
+    names: list[str]
+    prepared: list[Prepared]
+    offsets: np.ndarray  # (S + 1,)
+
+    @property
+    def first(self) -> Prepared:
+        """The first series: its settings (inputs, transform, lookback...) are every series'."""
+        return self.prepared[0]
+
+    def datamodule(self, batch_size: int, seed: int) -> WindowDataModule:
+        p = self.first
+        if len(self.prepared) == 1:  # one series: its own arrays, no copy
+            inputs, starts = p.inputs, p.starts
+        else:
+            inputs = np.concatenate([q.inputs for q in self.prepared])  # S x (T_i, F) -> (sum T_i, F)
+            starts = {split: np.concatenate([q.starts[split] + off for q, off in
+                                             zip(self.prepared, self.offsets[:-1])]) for split in SPLITS}
+        C = len(p.target_names)
+        return WindowDataModule(inputs, inputs[:, :C], starts, p.lookback, p.horizon,  # targets: a view
+                                relative=p.relative, batch_size=batch_size, seed=seed)
+
+    def per_series(self, values: np.ndarray, split: str) -> list[np.ndarray]:
+        """Split (N, ...) rows of all series' `split` windows into one array per series."""
+        counts = [len(p.starts[split]) for p in self.prepared]
+        return np.split(values, np.cumsum(counts)[:-1])
+
+
+def split_bounds(frames: dict[str, ValidFrame], val_size: float, test_size: float
+                 ) -> list[dict[str, tuple[int, int]]]:
+    """Each series' train / validation / test rows [first, end), split at shared times."""
+    if len(frames) == 1:  # its own timestamps are the pooled ones: split by row fractions
+        T = len(next(iter(frames.values())).data)
+        a, b = int(round(T * (1 - val_size - test_size))), int(round(T * (1 - test_size)))
+        return [{"train": (0, a), "val": (a, b), "test": (b, T)}]
+    val_start, test_start = split_times(frames, val_size, test_size)
+    out = []
+    for name, frame in frames.items():
+        index = frame.data.index
+        if index[-1] < test_start or index[0] >= val_start:
+            raise DataError(f"series {name!r} runs from {index[0]} to {index[-1]}, but every series "
+                            f"needs training rows before {val_start} and test rows from {test_start}, "
+                            "where all series are split; drop this series or give it the missing span")
+        a, b = int(index.searchsorted(val_start)), int(index.searchsorted(test_start))
+        out.append({"train": (0, a), "val": (a, b), "test": (b, len(index))})
+    return out
+
+
+def split_times(frames: dict[str, ValidFrame], val_size: float, test_size: float) -> tuple:
+    """The validation and test cutoffs: timestamps at the (1 - val - test) and (1 - test)
+    points of all series' timestamps pooled, so every series is split at the same times."""
+    indexes = [f.data.index for f in frames.values()]
+    if len({ix.tz is None for ix in indexes}) > 1:
+        raise DataError("some series have time zones and some do not; give all of them a time zone "
+                        "(--tz) or none")
+    stamps = np.sort(np.concatenate([ix.as_unit("ns").asi8 for ix in indexes]))
+    tz = indexes[0].tz
+
+    def at(q: float) -> pd.Timestamp:
+        return pd.Timestamp(int(stamps[min(int(round(q * len(stamps))), len(stamps) - 1)]), tz=tz)
+    return at(1 - val_size - test_size), at(1 - test_size)
+
+
+def prepare_panel(frames: dict[str, ValidFrame], cfg: FitConfig) -> Panel:
+    """Prepare each series with its own transforms and scalers and the shared split times."""
+    prepared = []
+    for (name, frame), bounds in zip(frames.items(), split_bounds(frames, cfg.val_size, cfg.test_size)):
+        try:
+            prepared.append(prepare(frame, cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size,
+                                    transform=cfg.transform, calendar=cfg.calendar,
+                                    stride=cfg.stride, bounds=bounds))
+        except DataError as err:
+            if len(frames) == 1:
+                raise
+            val_start, test_start = split_times(frames, cfg.val_size, cfg.test_size)
+            raise DataError(f"series {name!r} (the splits start at {val_start} and {test_start}): "
+                            f"{err}; drop this series or give it more history") from None
+    first = prepared[0]
+    for name, p in zip(frames, prepared):
+        if p.input_names != first.input_names or p.transform != first.transform:
+            raise DataError(f"series {name!r} has inputs {p.input_names} ({p.transform}), the first "
+                            f"has {first.input_names} ({first.transform}); give every series the "
+                            "same columns and sampling")
+    offsets = np.cumsum([0, *(len(p.index) for p in prepared)])
+    return Panel(list(frames), prepared, offsets)

@@ -1,0 +1,105 @@
+"""What a config names, loaded and validated: one series or several, by name.
+
+`load_series` is the one entry: a ticker, an embedded dataset or a file give one series; a
+comma list of tickers or datasets, a folder of files (one series per file) or a long-format
+file with a series column give several. Each series is validated on its own
+(`forecaster.data.frame`), under its own name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from forecaster.config import FitConfig, is_panel, names_in
+from forecaster.data.frame import ValidFrame, validate_frame
+from forecaster.data.sources import fetch_prices, load_dataset, load_file
+from forecaster.data.sources.embedded import DEFAULT_DATASET, get_dataset
+from forecaster.errors import ConfigError, DataError
+
+PRICE_FEATURES = ["Open", "High", "Low", "Volume"]
+FILE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+
+
+def data_label(cfg: FitConfig) -> str:
+    """A short name of the data, for titles and run folder names."""
+    if cfg.ticker:
+        names = [t.upper() for t in names_in(cfg.ticker)]
+    elif cfg.csv:
+        names = [Path(cfg.csv).stem]
+    else:
+        names = [d.lower() for d in names_in(cfg.dataset or DEFAULT_DATASET)]
+    return "+".join(names) if len(names) <= 4 else f"{names[0]}+{len(names) - 1}-more"
+
+
+def unit_label(cfg: FitConfig, targets: list[str]) -> str:
+    """Axis label of the targets, with units where the data source knows them."""
+    units: dict[str, str] = {}
+    if cfg.ticker:
+        units = {t: "adjusted" for t in targets if t != "Volume"}
+    elif not cfg.csv:
+        units = get_dataset(names_in(cfg.dataset or DEFAULT_DATASET)[0]).units
+    return ", ".join(f"{t} ({units[t]})" if t in units else t for t in targets)
+
+
+def load_series(cfg: FitConfig) -> dict[str, ValidFrame]:
+    """Every series the config names, each validated on its own, by name. One series is named
+    by its source (the ticker, the dataset or the file's stem)."""
+    if not is_panel(cfg):
+        return {data_label(cfg): load_data(cfg)}
+    if cfg.series_col:
+        return _long_format(cfg)
+    if cfg.csv:
+        folder = Path(cfg.csv)
+        files = sorted(f for f in folder.iterdir() if f.is_file() and f.name.endswith(FILE_SUFFIXES))
+        if not files:
+            raise DataError(f"folder {folder} holds no .csv, .csv.gz or .parquet file; put one file per "
+                            "series in it")
+        return {_stem(f): load_data(replace(cfg, csv=str(f))) for f in files}
+    if cfg.ticker:
+        return {t.upper(): load_data(replace(cfg, ticker=t)) for t in names_in(cfg.ticker)}
+    return {d.lower(): load_data(replace(cfg, dataset=d)) for d in names_in(cfg.dataset)}
+
+
+def load_data(cfg: FitConfig) -> ValidFrame:
+    """The validated frame of one series: a ticker, a file or an embedded dataset."""
+    raw, targets, features, kind = raw_data(cfg)
+    return validate_frame(raw, targets, features, kind=kind, max_gap=cfg.max_gap, name=data_label(cfg))
+
+
+def raw_data(cfg: FitConfig, extra: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str], list[str], str]:
+    """The raw frame the config names (a file also keeps the `extra` columns), its target and
+    feature columns and its kind, before validation."""
+    if cfg.ticker:
+        raw = fetch_prices(cfg.ticker, interval=cfg.interval, offline=cfg.offline)
+        targets = cfg.target or ["Close"]
+        features = PRICE_FEATURES if cfg.features is None else cfg.features
+        kind = cfg.kind or "price"
+    elif cfg.csv:
+        if not cfg.target:
+            raise ConfigError(f"--csv needs --target: the column to forecast in {cfg.csv}")
+        features = [f for f in cfg.features or [] if f.lower() != "none"]
+        raw = load_file(cfg.csv, time_col=cfg.time_col, columns=[*extra, *cfg.target, *features], tz=cfg.tz)
+        targets, kind = cfg.target, cfg.kind or "sensor"
+    else:
+        ds = get_dataset(cfg.dataset or DEFAULT_DATASET)
+        raw = load_dataset(ds.name)
+        targets = cfg.target or ds.target
+        features = ds.features if cfg.features is None else cfg.features
+        kind = cfg.kind or ds.kind
+    return raw, targets, [f for f in features if f.lower() != "none"], kind
+
+
+def _stem(path: Path) -> str:
+    return path.name.removesuffix(".gz").removesuffix(".csv").removesuffix(".parquet")
+
+
+def _long_format(cfg: FitConfig) -> dict[str, ValidFrame]:
+    raw, targets, features, kind = raw_data(cfg, extra=(cfg.series_col,))
+    if raw[cfg.series_col].isna().any():
+        raise DataError(f"{cfg.csv}: column {cfg.series_col!r} has empty series names; fill them in")
+    return {str(name): validate_frame(group.drop(columns=cfg.series_col), targets, features, kind=kind,
+                                      max_gap=cfg.max_gap, name=f"{Path(cfg.csv).stem}[{name}]")
+            for name, group in raw.groupby(cfg.series_col, sort=True)}

@@ -1,0 +1,81 @@
+"""Metrics in original units, of the model and the naive baselines. numpy and pandas only, no torch.
+
+Metrics (overall and per horizon step, for the model and every baseline):
+- MAE, RMSE, sMAPE (in %, 0..200) and MASE: MAE divided by the in-sample MAE of the one-step
+  naive forecast on the training rows. MASE < 1 beats a one-step naive forecast made with
+  hindsight; compare the model's MASE with the naive baseline's MASE at the same horizon.
+The baselines are those of `forecaster.evaluation.baselines`.
+Filled (not observed) target values are left out of every metric.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from forecaster.data.prepare import Prepared
+from forecaster.evaluation.baselines import baseline_forecasts
+from forecaster.evaluation.tables import verdict
+
+METRICS = ("MAE", "RMSE", "sMAPE", "MASE")
+
+
+def naive_scale(p: Prepared) -> np.ndarray:
+    """(C,) in-sample MAE of the one-step naive forecast over the training rows."""
+    end = p.bounds["train"][1]
+    y, seg = p.levels[:end], p.segment[:end]
+    same = seg[1:] == seg[:-1]
+    scale = np.abs(np.diff(y, axis=0))[same].mean(axis=0)
+    return np.where(scale > 0, scale, np.nan)
+
+
+def observed_targets(p: Prepared, split: str) -> np.ndarray:
+    """(N, H, C) True where a target of `split`'s windows was observed, not filled."""
+    if p.filled.shape[1]:
+        return ~p.filled[p.target_rows(split)]
+    return np.ones((len(p.starts[split]), p.horizon, len(p.target_names)), dtype=bool)
+
+
+def scores(actual: np.ndarray, forecast: np.ndarray, observed: np.ndarray,
+           scale: np.ndarray) -> dict:
+    """Metrics of (N, H, C) forecasts: overall values and per-step lists."""
+    err = np.where(observed, forecast - actual, np.nan)
+    denom = np.abs(actual) + np.abs(forecast)
+    ape = np.where(observed & (denom > 0), 2 * np.abs(err) / np.where(denom > 0, denom, 1), np.nan)
+
+    def reduce(axis) -> dict:
+        mae = np.nanmean(np.abs(err), axis=axis)  # per target (and per step)
+        return {"MAE": mae, "RMSE": np.sqrt(np.nanmean(err ** 2, axis=axis)),
+                "sMAPE": 100 * np.nanmean(ape, axis=axis), "MASE": mae / scale}
+
+    overall = reduce((0, 1))  # (C,)
+    per_step = reduce(0)  # (H, C)
+    out = {k: float(np.mean(v)) for k, v in overall.items()}
+    out["per_step"] = {k: [float(x) for x in v.mean(axis=-1)] for k, v in per_step.items()}
+    if actual.shape[-1] > 1:
+        out["per_target"] = {k: [float(x) for x in v] for k, v in overall.items()}
+    return out
+
+
+def evaluate(p: Prepared, pred_levels: np.ndarray, model_name: str, split: str = "test") -> dict:
+    """The metrics.json body: model, baselines, the verdict against naive, and the split."""
+    actual = p.actuals(split)
+    observed = observed_targets(p, split)
+    scale = naive_scale(p)
+    model = {"name": model_name, **scores(actual, pred_levels, observed, scale)}
+    baselines = {name: {"name": name, **scores(actual, f, observed, scale)}
+                 for name, f in baseline_forecasts(p, split).items()}
+    ratio = model["MAE"] / baselines["naive"]["MAE"]
+    return {"model": model, "baselines": baselines, "mae_ratio_to_naive": float(ratio),
+            "verdict": verdict(model_name, ratio), "split": split_info(p, split, len(actual))}
+
+
+def split_info(p: Prepared, split: str, n_windows: int) -> dict:
+    def stamp(row: int) -> str:
+        t = p.index[min(row, len(p.index) - 1)]
+        return t.date().isoformat() if t == t.normalize() and p.freq is None else t.isoformat()
+    spans = {k: {"start": stamp(a), "end": stamp(b - 1), "rows": b - a,
+                 "windows": int(len(p.starts[k]))} for k, (a, b) in p.bounds.items()}
+    return {"evaluated": split, "windows": n_windows, "lookback": p.lookback,
+            "horizon": p.horizon, "season": p.season, "transform": p.transform,
+            "freq": p.freq.isoformat() if p.freq is not None else None,
+            "targets": p.target_names, **spans}

@@ -1,0 +1,85 @@
+"""The comparisons with naive, computed once and rendered everywhere (report, CLI, notebooks,
+runs index), and the long frame of every forecast. numpy and pandas only, no torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecaster.data.prepare import Prepared
+
+
+def vs_naive(mae: float, naive_mae: float) -> float:
+    """The MAE relative to the naive last value's, in percent (negative: better than naive)."""
+    return 100 * (mae / naive_mae - 1)
+
+
+def vs_naive_label(mae: float, naive_mae: float) -> str:
+    """`vs_naive` as it is printed and shown: '+0.2%' or '-3.1%'."""
+    return f"{vs_naive(mae, naive_mae):+.1f}%"
+
+
+def verdict(model: str, ratio: float, over: str = "") -> str:
+    """The one verdict sentence: `model` against the naive last value, from its MAE ratio.
+    `over` says what the ratio covers ("over 5 folds", "over 4 series (geometric mean)")."""
+    where = f" {over}" if over else ""
+    if ratio < 1:
+        return f"{model} beats the naive last value{where}: MAE {100 * (1 - ratio):.1f}% lower"
+    return f"{model} does NOT beat the naive last value{where}: MAE {100 * (ratio - 1):.1f}% higher"
+
+
+def overall_metrics(per_series: dict[str, dict]) -> dict:
+    """How one model does across series: wins against naive, the geometric mean of the MAE
+    ratios, and each forecaster's mean MASE (scale-free, so it can be averaged)."""
+    ratios = np.array([m["mae_ratio_to_naive"] for m in per_series.values()])
+    first = next(iter(per_series.values()))
+    model = first["model"]["name"]
+    mase = {model: float(np.mean([m["model"]["MASE"] for m in per_series.values()]))}
+    for b in first["baselines"]:
+        mase[b] = float(np.mean([m["baselines"][b]["MASE"] for m in per_series.values()]))
+    wins, n, geo = int((ratios < 1).sum()), len(ratios), float(np.exp(np.mean(np.log(ratios))))
+    sentence = (f"{verdict(model, geo, f'over {n} series (geometric mean)')}; "
+                f"better than naive on {wins} of {n} series")
+    return {"model": model, "series": n, "beats_naive": wins, "mae_ratio_to_naive": geo,
+            "mae_ratio_median": float(np.median(ratios)), "mean_MASE": mase, "verdict": sentence}
+
+
+def compare_summary(models: dict[str, dict]) -> str:
+    """The verdict of a comparison: how many models beat naive, and the best one's margin."""
+    beaten = [n for n, m in models.items() if m["mae_ratio_to_naive"] < 1]
+    best = min(models, key=lambda n: models[n]["MAE"])
+    return (f"{len(beaten)} of {len(models)} models beat the naive last value"
+            + (f": {', '.join(beaten)}" if beaten else "")
+            + f"; the best, {verdict(best, models[best]['mae_ratio_to_naive'])}")
+
+
+def metric_rows(models: dict[str, dict], baselines: dict[str, dict], naive_mae: float) -> pd.DataFrame:
+    """One row per forecaster (models, then baselines): MAE, its difference from naive, RMSE,
+    MASE, and for models any of parameters, seconds and best epoch they carry."""
+    rows = []
+    for name, m in [*models.items(), *baselines.items()]:
+        row = {"forecaster": name, "MAE": m["MAE"], "vs naive %": vs_naive(m["MAE"], naive_mae),
+               "RMSE": m["RMSE"], "sMAPE": m.get("sMAPE", np.nan), "MASE": m["MASE"]}
+        for key, col in (("parameters", "parameters"), ("seconds", "seconds"), ("best_epoch", "best epoch")):
+            row[col] = m.get(key, np.nan)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("forecaster")
+
+
+def forecast_frame(p: Prepared, forecasts: dict[str, np.ndarray], split: str = "test") -> pd.DataFrame:
+    """Long frame of every window's forecasts, indexed by (cutoff, timestamp).
+
+    `timestamp` is the real time of each forecast value; columns: step, target, actual and one
+    column per forecaster (model and baselines).
+    """
+    n, H, C = p.actuals(split).shape
+    cutoff = p.index[np.repeat(p.cutoffs(split), H * C)]  # (N,) -> (N*H*C,)
+    stamps = p.index[np.repeat(p.target_rows(split).reshape(-1), C)]  # (N, H) -> (N*H*C,)
+    cols = {"step": np.tile(np.repeat(np.arange(1, H + 1), C), n),
+            "target": np.tile(p.target_names, n * H),
+            "actual": p.actuals(split).reshape(-1)}  # (N, H, C) -> (N*H*C,)
+    for name, f in forecasts.items():
+        cols[name] = f.reshape(-1)  # (N, H, C) -> (N*H*C,)
+    index = pd.MultiIndex.from_arrays([cutoff.rename("cutoff"), stamps.rename("timestamp")])
+    return pd.DataFrame(cols, index=index)

@@ -1,0 +1,56 @@
+"""Build a network by name, and the one output contract every network keeps.
+
+Every network maps a window x (B, L, F) to `(B, H, C, P)`: H steps, C targets and P outputs
+per target and step. P = 1 is a point forecast; P = 2 is a Gaussian head (mean, then log
+standard deviation). `split_output` is the only code that knows what P means: the loss, the
+intervals and the diagnostics all go through it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from forecaster.nets import BIDIRECTIONAL, DIRECT, NETWORKS
+from forecaster.nets.encoders import Encoder
+from forecaster.nets.seq2seq import DirectForecaster, Seq2Seq, VecToSeq
+
+LOG_STD_LIMIT = 7.0  # the log standard deviation is clamped to [-7, 7] (std 1e-3 to 1e3 scaled units)
+
+
+def build_network(name: str, n_features: int, horizon: int, n_targets: int = 1,
+                  hidden_size: int = 64, num_layers: int = 2, dropout: float = 0.0,
+                  nonlinearity: str = "tanh", bidirectional: bool = False, cell: str = "gru",
+                  attention: str = "additive", n_params: int = 1) -> nn.Module:
+    """A network by name (see NETWORKS). `cell` is the recurrent cell of the seq2seq family;
+    `n_params` outputs per target and step (2 for a Gaussian head: mean, log scale)."""
+    if name not in NETWORKS:
+        raise ValueError(f"unknown network {name!r}; choose one of {', '.join(NETWORKS)}")
+    def encoder(kind: str, bidi: bool) -> Encoder:
+        return Encoder(kind, n_features, hidden_size, num_layers, dropout, bidi, nonlinearity, n_targets)
+    if name in DIRECT:
+        return DirectForecaster(encoder(name, bidirectional), horizon, n_targets, n_params)
+    if name in BIDIRECTIONAL:
+        return DirectForecaster(encoder(BIDIRECTIONAL[name], True), horizon, n_targets, n_params)
+    if name == "vec2seq":
+        return VecToSeq(n_features, horizon, n_targets, hidden_size, cell, n_params)
+    attn = attention if name == "seq2seq-attn" else None
+    return Seq2Seq(encoder(cell, bidirectional), horizon, n_targets, cell, attn, n_params)
+
+
+def split_output(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A network's output (B, H, C, P) -> mean (B, H, C) and, for P = 2, standard deviation."""
+    if out.shape[-1] == 1:
+        return out[..., 0], None  # (B, H, C, 1) -> (B, H, C)
+    mean, log_std = out.unbind(dim=-1)  # (B, H, C, 2) -> 2 x (B, H, C)
+    return mean, log_std.clamp(-LOG_STD_LIMIT, LOG_STD_LIMIT).exp()
+
+
+def distribution(network: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None,
+                 teacher_forcing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Mean (B, H, C) and standard deviation (B, H, C) or None, of `network` on windows x."""
+    return split_output(network(x, target=target, teacher_forcing=teacher_forcing))  # (B, L, F) -> (B, H, C, P)
+
+
+def count_parameters(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)

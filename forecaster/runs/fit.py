@@ -1,0 +1,88 @@
+"""`fit`: one model on one series or on several, evaluated on each one's test split.
+
+Everything a run produces lands in its run folder: config.yaml (resolved settings),
+model.json (the model card: network, transforms, scalers and interval widths, for reloading),
+checkpoints/ (best.ckpt, the best epoch, and last.ckpt, the last completed one),
+metrics.json, forecasts.csv (every test forecast with its real timestamp) and report.html.
+One series gets the flat metrics.json of the README; several get one block per series and
+an overall block (`kind` says which).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from forecaster._io import atomic_write, atomic_write_text
+from forecaster.config import FitConfig, dump_yaml, is_panel
+from forecaster.data.select import data_label, unit_label
+from forecaster.evaluation.tables import overall_metrics
+from forecaster.report.fit import write_report
+from forecaster.report.panel import write_panel_report
+from forecaster.runs.folder import check_resumable, claim_run_dir
+from forecaster.runs.pipeline import (evaluate_network, model_card, prepare_data, train_network,
+                                      trainer_for, training_info)
+from forecaster.runs.results import METRICS_SCHEMA, FitResult
+
+
+def fit(cfg: FitConfig, progress: bool = True, resume: bool = False) -> FitResult:
+    """Train the configured model and write its evaluation and report into the run folder.
+
+    With `resume`, continue the interrupted run in `cfg.out` from its last completed epoch.
+    Several series (see `forecaster.config.is_panel`) train one model on all of them.
+    """
+    many = is_panel(cfg)
+    run_dir, writer = claim_run_dir(cfg, resume)
+    last = check_resumable(run_dir) if resume else None
+    trainer = trainer_for(cfg, run_dir, progress)  # bad trainer flags fail before any work
+    frames, panel, data = prepare_data(cfg)
+    if writer:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
+        atomic_write_text(run_dir / "model.json", model_card(cfg, panel, many=many).to_json())
+    net = train_network(cfg, cfg.model, panel, data, trainer, resume_from=last)
+    evaluations = evaluate_network(net, panel, data)
+    notes = [f"{name}: {n}" if many else n for name, fr in frames.items() for n in fr.notes]
+    data_block = {"source": data_label(cfg), "kind": panel.first.kind, "series": len(panel.names),
+                  "rows": int(panel.offsets[-1]), "inputs": panel.first.input_names, "notes": notes}
+    if many:
+        per_series = {e.name: e.metrics for e in evaluations}
+        overall = overall_metrics(per_series)
+        metrics = {"schema": METRICS_SCHEMA, "kind": "panel", "series": per_series, "overall": overall,
+                   "verdict": overall["verdict"], "mae_ratio_to_naive": overall["mae_ratio_to_naive"]}
+        forecasts = pd.concat([e.forecasts(cfg.model).assign(series=e.name).set_index("series", append=True)
+                               for e in evaluations]).reorder_levels(["series", "cutoff", "timestamp"])
+    else:
+        metrics = {"schema": METRICS_SCHEMA, "kind": "fit", **evaluations[0].metrics}
+        forecasts = evaluations[0].forecasts(cfg.model)
+    metrics["training"] = training_info(net, data)
+    metrics["data"] = data_block
+    result = FitResult(run_dir=run_dir, config=cfg, kind=metrics["kind"], metrics=metrics,
+                       forecasts=forecasts, unit=unit_label(cfg, panel.first.target_names),
+                       panel=panel, module=net.module, training=net.training)
+    if not trainer.is_global_zero:
+        return result  # another process (rank 0) writes the run
+    atomic_write_text(run_dir / "model.json", model_card(cfg, panel, evaluations, many).to_json())
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    atomic_write(run_dir / "forecasts.csv", lambda tmp: forecasts.to_csv(tmp))
+    write_fit_report(result)
+    return result
+
+
+def write_fit_report(result: FitResult) -> None:
+    cfg, p, t = result.config, result.prepared, result.training
+    trained = f"trained {t.epochs} epochs (best {t.best_epoch})"
+    if result.kind == "panel":
+        write_panel_report(result.report, title=f"{data_label(cfg)}: one {cfg.model} for "
+                           f"{len(result.panel.names)} series",
+                           subtitle=(f"lookback {p.lookback}, horizon {p.horizon}, transform "
+                                     f"{p.transform}, per-series scaling, {trained}"),
+                           metrics=result.metrics, forecasts=result.forecasts, unit=result.unit)
+        return
+    m = result.metrics
+    write_report(result.report, title=f"{data_label(cfg)}: {cfg.model} forecast",
+                 subtitle=(f"lookback {p.lookback}, horizon {p.horizon}, transform {p.transform}, "
+                           f"{m['split']['windows']} test windows, {trained}"),
+                 series=result.series, spans=result.spans, forecasts=result.forecasts, metrics=m,
+                 history=result.history, unit=result.unit, notes=m["data"]["notes"])
