@@ -44,6 +44,10 @@ class FitConfig:
     target: list[str] | None = _f(None, "column(s) to forecast, comma-separated (default: Close, or the dataset's)", "data", list=True)
     features: list[str] | None = _f(None, "extra input columns, comma-separated (default: the dataset's; none for --csv)", "data", list=True)
     tz: str | None = _f(None, "time zone of naive timestamps in --csv, e.g. Europe/Berlin", "data")
+    ambiguous: str = _f("infer", "--tz: the repeated hour when clocks go back: infer (from the order of the rows), earliest (the first, summer time), latest (the second, standard time) or drop", "data")
+    nonexistent: str = _f("raise", "--tz: local times skipped when clocks go forward: raise, shift_forward, shift_backward or drop", "data")
+    sep: str | None = _f(None, "--csv field separator, e.g. ';' (default: detected)", "data")
+    decimal: str | None = _f(None, "--csv decimal mark, '.' or ',' (default: detected)", "data")
     interval: str = _f("1d", "bar size for --ticker: 1d, 1wk, 1h, ...", "data")
     offline: bool = _f(False, "never touch the network; use cached prices", "data")
     exchange: str = _f("XNYS", "exchange calendar of future trading days for prices (exchange_calendars code)", "data")
@@ -101,6 +105,8 @@ FIELDS = {f.name: f for f in fields(FitConfig)}
 COMPARE_MODELS = ("rnn", "jordan", "lstm", "cifg", "gru", "seq2seq", "seq2seq-attn")
 TRANSFORMS = ("auto", "log_return", "delta", "level")
 WINDOWS = ("expanding", "sliding")
+AMBIGUOUS = ("infer", "earliest", "latest", "drop")  # see forecaster.data.sources.files
+NONEXISTENT = ("raise", "shift_forward", "shift_backward", "drop")
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -225,6 +231,14 @@ def check_config(cfg: FitConfig) -> None:
         raise ConfigError("patience, gradient_clip_val, weight_decay and max_gap must be >= 0")
     if cfg.models is not None:
         check_models(cfg.models)
+    for name, allowed in (("ambiguous", AMBIGUOUS), ("nonexistent", NONEXISTENT)):
+        if getattr(cfg, name) not in allowed:
+            raise ConfigError(f"unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(allowed)}")
+    if cfg.decimal not in (None, ".", ","):
+        raise ConfigError(f"decimal must be '.' or ',', got {cfg.decimal!r}")
+    if cfg.sep is not None and (len(cfg.sep) != 1 or cfg.sep == cfg.decimal):
+        raise ConfigError(f"sep must be one character other than the decimal mark, got {cfg.sep!r}; "
+                          "e.g. --sep ';'")
     if cfg.folds < 1:
         raise ConfigError(f"--folds must be >= 1, got {cfg.folds}; e.g. --folds 5")
     if cfg.window not in WINDOWS:

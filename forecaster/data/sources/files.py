@@ -16,7 +16,8 @@ from forecaster.errors import DataError
 
 
 def load_file(path: str | Path, time_col: str | None = None, columns: list[str] | None = None,
-              tz: str | None = None) -> pd.DataFrame:
+              tz: str | None = None, sep: str | None = None, decimal: str | None = None,
+              ambiguous: str = "infer", nonexistent: str = "raise") -> pd.DataFrame:
     """Read a CSV (optionally compressed) or parquet file into a time-indexed frame.
 
     `time_col` defaults to the first column. `columns` (targets and features) are kept in order;
