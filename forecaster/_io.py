@@ -1,10 +1,13 @@
 """Atomic file writes: write to a temporary file beside the target, then rename into place.
 
-A crash never leaves a truncated file where a reader expects a whole one.
+A crash never leaves a truncated file where a reader expects a whole one. `metrics_json`
+writes valid JSON only (no NaN or Infinity tokens).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -29,3 +32,20 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def finite_or_none(value: object) -> object:
+    """`value` with every non-finite float (NaN, inf) replaced by None, through dicts and lists."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(v) for v in value]
+    return value
+
+
+def metrics_json(metrics: dict) -> str:
+    """metrics.json text: valid JSON, so a number that is not finite (an interval too wide to
+    calibrate on few windows, a metric with nothing to average) is written as null."""
+    return json.dumps(finite_or_none(metrics), indent=2, allow_nan=False)

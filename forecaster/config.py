@@ -46,7 +46,7 @@ class FitConfig:
     tz: str | None = _f(None, "time zone of naive timestamps in --csv, e.g. Europe/Berlin", "data")
     ambiguous: str = _f("infer", "--tz: the repeated hour when clocks go back: infer (from the order of the rows), earliest (the first, summer time), latest (the second, standard time) or drop", "data")
     nonexistent: str = _f("raise", "--tz: local times skipped when clocks go forward: raise, shift_forward, shift_backward or drop", "data")
-    sep: str | None = _f(None, "--csv field separator, e.g. ';' (default: detected)", "data")
+    sep: str | None = _f(None, "--csv field separator, e.g. ';' or tab (default: detected)", "data")
     decimal: str | None = _f(None, "--csv decimal mark, '.' or ',' (default: detected)", "data")
     interval: str = _f("1d", "bar size for --ticker: 1d, 1wk, 1h, ...", "data")
     offline: bool = _f(False, "never touch the network; use cached prices", "data")
@@ -88,7 +88,7 @@ class FitConfig:
     num_nodes: int = _f(1, "Lightning num_nodes: machines taking part in distributed training", "training")
     # output
     # commands
-    models: list[str] | None = _f(None, "compare: networks to compare, comma-separated (default: rnn,jordan,lstm,cifg,gru,seq2seq,seq2seq-attn)", "commands", list=True, nonempty=True)
+    models: list[str] | None = _f(None, "compare: networks to compare, comma-separated (default: rnn,jordan,lstm,cifg,gru,seq2seq,seq2seq-attn)", "commands", list=True)
     folds: int = _f(5, "backtest: number of rolling-origin folds", "commands")
     window: str = _f("expanding", "backtest: training rows of each fold, expanding (all before the cutoff) or sliding (a fixed number of recent rows)", "commands")
     fine_tune: bool = _f(False, "backtest: start each fold from the previous fold's weights instead of afresh", "commands")
@@ -153,11 +153,16 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise ConfigError(f"{name} in {source} must be a list of column names, e.g. [temp, humid]")
         names = [i.strip() for i in items if i.strip()]
-        if not names and f.metadata.get("nonempty"):
-            raise ConfigError(f"--{name.replace('_', '-')} is empty; name at least one, e.g. --models lstm,gru")
-        return names or None
+        if not names:  # given, but empty: never silently the default
+            example = {"models": "lstm,gru", "features": "humid (or none)"}.get(name, "temp")
+            raise ConfigError(f"--{name.replace('_', '-')} is empty in {source}; name at least one, "
+                              f"e.g. --{name.replace('_', '-')} {example}")
+        return names
     default = FitConfig.__dataclass_fields__[name].default
     kind = type(default) if default is not None and default is not dataclasses.MISSING else str
+    if kind is str and isinstance(value, str) and not value.strip():
+        raise ConfigError(f"--{name.replace('_', '-')} is empty in {source}; give a value or leave "
+                          "the flag out")
     try:
         if kind is bool:
             if isinstance(value, bool):
@@ -201,6 +206,15 @@ def check_config(cfg: FitConfig) -> None:
         raise ConfigError(f"give one data source, not {' and '.join('--' + g for g in given)}")
     if cfg.series_col and not cfg.csv:
         raise ConfigError("--series-col names a column of a long-format --csv file; give the file with --csv")
+    columns = {"--target": cfg.target or [], "--features": cfg.features or []}
+    for flag, col in (("--time-col", cfg.time_col), ("--series-col", cfg.series_col)):
+        clash = [other for other, names in columns.items() if col in names]
+        if col and clash:
+            raise ConfigError(f"{flag} {col} also appears in {clash[0]}; a column is either the {flag[2:]} "
+                              f"or a value column, not both: drop it from {clash[0]}")
+    if cfg.time_col and cfg.time_col == cfg.series_col:
+        raise ConfigError("--time-col and --series-col name the same column; give the column of "
+                          "timestamps to --time-col and the one naming the series to --series-col")
     if cfg.model not in NETWORKS:
         raise ConfigError(f"unknown model {cfg.model!r}; choose one of {', '.join(NETWORKS)}")
     choices = {"nonlinearity": ("tanh", "relu"), "cell": ("rnn", "lstm", "gru"), "loss": ("mse", "gaussian"),
@@ -236,7 +250,7 @@ def check_config(cfg: FitConfig) -> None:
             raise ConfigError(f"unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(allowed)}")
     if cfg.decimal not in (None, ".", ","):
         raise ConfigError(f"decimal must be '.' or ',', got {cfg.decimal!r}")
-    if cfg.sep is not None and (len(cfg.sep) != 1 or cfg.sep == cfg.decimal):
+    if cfg.sep is not None and cfg.sep not in ("\\t", "tab") and (len(cfg.sep) != 1 or cfg.sep == cfg.decimal):
         raise ConfigError(f"sep must be one character other than the decimal mark, got {cfg.sep!r}; "
                           "e.g. --sep ';'")
     if cfg.folds < 1:

@@ -3,24 +3,43 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings
+
+
+# Hypothesis: the same examples on every CI run, a wider random search locally.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", max_examples=200)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+class NetworkAttempt(BaseException):
+    """Raised by the network guard. A BaseException, so that no `except Exception` in yfinance
+    or in forecaster can swallow it and make a stray request look like being offline."""
 
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch, tmp_path):
-    """Every test gets its own cache dir, and any un-faked Yahoo request fails loudly."""
+    """Every test gets its own cache dir, and any un-faked Yahoo request fails the test: it is
+    raised where it happens and, in case something caught it anyway, checked after the test."""
     import yfinance.data
 
+    attempts: list[str] = []
+
     def refuse(self, url, params=None, timeout=30):
-        raise AssertionError(f"a test tried to reach the network: {url}")
+        attempts.append(url)
+        raise NetworkAttempt(f"a test tried to reach the network: {url}")
 
     monkeypatch.setattr(yfinance.data.YfData, "get", refuse)
     monkeypatch.setattr(yfinance.data.YfData, "cache_get", refuse)
     monkeypatch.setenv("FORECASTER_CACHE_DIR", str(tmp_path / "cache"))
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    yield attempts
+    assert not attempts, f"requests reached the network guard: {attempts}"
 
 
 def sensor_frame(n: int = 400, freq: str = "h", seed: int = 0, tz: str | None = "UTC") -> pd.DataFrame:

@@ -83,14 +83,23 @@ def test_forecast_frame_is_indexed_by_the_real_future_timestamps():
 
 def test_seasonal_naive_skips_dropped_gaps_by_timestamp():
     f = sensor_frame(600)
-    f = f.drop(f.index[400:410])  # a long gap: rows no longer 1 hour apart across it
-    p = prepare(validate_frame(f, ["temp"], []), 24, 3, calendar=False)
+    f = f.drop(f.index[545:555])  # a long gap in the test split: rows no longer 1 hour apart across it
+    # A lookback shorter than the season: windows just after the gap look a season back across it.
+    p = prepare(validate_frame(f, ["temp"], []), 8, 3, calendar=False)
     b = baseline_forecasts(p, "test")["seasonal_naive"]
     times = p.index
-    for i, t in enumerate(p.cutoffs("test")[:5]):
-        want_time = times[t] + pd.Timedelta(hours=1) - pd.Timedelta(hours=24)
-        if want_time in times:
-            assert b[i, 0, 0] == p.levels[times.get_loc(want_time), 0]
+    across = missing = 0
+    for i, t in enumerate(p.cutoffs("test")):
+        for h in range(3):  # step h + 1 looks back one season from its own target time
+            want_time = times[t] + pd.Timedelta(hours=h + 1) - pd.Timedelta(hours=24)
+            if want_time in times:
+                row = times.get_loc(want_time)
+                across += row != t + h + 1 - 24  # a row-counting implementation gets these wrong
+                assert b[i, h, 0] == p.levels[row, 0]
+            else:  # the value one season back was dropped with the gap: naive instead
+                missing += 1
+                assert b[i, h, 0] == p.levels[t, 0]
+    assert across >= 10 and missing > 0  # test cutoffs do look back across the gap, and into it
 
 
 def test_report_lines_break_at_sensor_gaps_not_at_weekends():

@@ -3,7 +3,6 @@
 import json
 import os
 import pickle
-import threading
 
 import numpy as np
 import pandas as pd
@@ -108,8 +107,9 @@ def test_diverged_after_a_good_epoch_names_the_kept_checkpoint(tmp_path, monkeyp
     monkeypatch.setattr(run_module, "trainer_for", trainer_for)
     with pytest.raises(TrainingDiverged, match="epoch 2.*best epoch so far is kept in .*best.ckpt"):
         fit(FitConfig(**FAST, max_epochs=3, out=str(tmp_path / "r")), progress=False)
-    kept = torch.load(tmp_path / "r" / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
-    assert all(torch.isfinite(v).all() for v in kept.values())
+    kept = torch.load(tmp_path / "r" / "checkpoints" / "best.ckpt", weights_only=True)
+    assert kept["epoch"] == 0  # the one good epoch, the checkpoint the message names
+    assert all(torch.isfinite(v).all() for v in kept["state_dict"].values())
 
 
 class Exploit:
@@ -174,22 +174,30 @@ def test_report_escapes_strings_from_data(tmp_path, capsys):
     assert html.count("<script") == html.count("</script>")  # no tag was broken out of
 
 
-def test_two_processes_on_one_ticker_download_once(monkeypatch):
-    calls = yahoo_fake.install(monkeypatch, {"IBM": yahoo_fake.raw_stock("IBM")})
-    results, start = [], threading.Barrier(2)
+def _fetch_into(barrier, path):
+    barrier.wait()
+    fetch_prices("IBM").to_pickle(path)
 
-    def worker():
-        start.wait()
-        results.append(fetch_prices("IBM"))
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(results) == 2 and results[0].equals(results[1])
-    chart_calls = [c for c in calls if "/v8/finance/chart/IBM" in c]
-    assert len(chart_calls) <= 2  # one download (yfinance asks for the time zone, then prices)
+def test_two_processes_on_one_ticker_download_once(monkeypatch, tmp_path):
+    """Two real processes (forked, so both carry the faked HTTP layer) fetch one ticker at once:
+    the file lock makes one download and the other read its cache entry."""
+    import multiprocessing
+
+    log = tmp_path / "requests.log"
+    yahoo_fake.install(monkeypatch, {"IBM": yahoo_fake.raw_stock("IBM")}, log=log)
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_fetch_into, args=(barrier, tmp_path / f"{i}.pkl")) for i in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    a, b = (pd.read_pickle(tmp_path / f"{i}.pkl") for i in range(2))
+    assert a.equals(b) and len(a) > 1000
+    chart_calls = [u for u in log.read_text().splitlines() if "/v8/finance/chart/IBM" in u]
+    assert 1 <= len(chart_calls) <= 2  # one download (yfinance asks for the time zone, then prices)
 
 
 def _hourly_csv(n=400, value=lambda i: f"{np.sin(i / 4):.4f}"):

@@ -55,7 +55,7 @@ EXTRA_FILES = {"fit": {"model.json", "checkpoints"}, "panel": {"model.json", "ch
 def test_every_kind_keeps_the_run_result_contract(runs, kind):
     r = runs[kind]
     assert isinstance(r, RunResult) and type(r) is TYPES[kind] and r.kind == kind
-    assert {p.name for p in r.run_dir.iterdir()} == COMMON_FILES | EXTRA_FILES[kind]
+    assert {p.name for p in r.run_dir.iterdir()} == COMMON_FILES | EXTRA_FILES[kind] | {".forecaster.lock"}
     saved = json.loads((r.run_dir / "metrics.json").read_text())
     assert saved["kind"] == kind and saved["schema"] == METRICS_SCHEMA and saved == r.metrics
     assert r.verdict == saved["verdict"] and r.verdict in r.report.read_text()

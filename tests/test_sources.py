@@ -138,3 +138,14 @@ def test_csv_loader_bad_files(tmp_path, text, match):
 def test_csv_missing_file(tmp_path):
     with pytest.raises(DataError, match="file not found"):
         load_file(tmp_path / "nope.csv")
+
+
+def test_the_network_guard_cannot_be_swallowed(_offline):
+    """yfinance catches Exceptions around its requests; the guard is a BaseException, so a stray
+    request fails where it happens instead of reading as an offline error."""
+    from conftest import NetworkAttempt
+
+    with pytest.raises(NetworkAttempt):
+        fetch_prices("IBM")
+    assert _offline and "IBM" in _offline[0]
+    _offline.clear()  # this test made the request on purpose

@@ -11,6 +11,8 @@ import gzip
 import json
 from importlib import resources
 
+from pathlib import Path
+
 import pandas as pd
 
 
@@ -62,14 +64,19 @@ NOT_FOUND = {"chart": {"result": None, "error": {
     "code": "Not Found", "description": "No data found, symbol may be delisted"}}}
 
 
-def install(monkeypatch, known: dict[str, pd.DataFrame], network: bool = True) -> list[str]:
-    """Patch yfinance's HTTP layer; return the list of URLs requested (for assertions)."""
+def install(monkeypatch, known: dict[str, pd.DataFrame], network: bool = True,
+            log: Path | None = None) -> list[str]:
+    """Patch yfinance's HTTP layer; return the list of URLs requested (for assertions). With
+    `log`, every request is also appended to that file, so forked processes are counted too."""
     import yfinance.data
 
     calls: list[str] = []
 
     def fake_get(self, url, params=None, timeout=30):
         calls.append(url)
+        if log is not None:
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write(url + "\n")
         if not network:
             raise ConnectionError("Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com")
         symbol = url.rstrip("/").rsplit("/", 1)[-1]

@@ -55,7 +55,13 @@ class ValidFrame:
 def validate_frame(raw: pd.DataFrame, targets: list[str], features: list[str] | None = None,
                    kind: str = "sensor", max_gap: int = 6, name: str = "data") -> ValidFrame:
     """Check and clean a raw frame; raise DataError with the fix for anything unusable."""
-    features = [f for f in (features or []) if f not in targets]
+    notes: list[str] = []
+    both = [f for f in features or [] if f in targets]
+    if both:
+        notes.append(f"{', '.join(both)} given as target and feature; used once, as a target")
+    if len(set(targets)) < len(targets):
+        raise DataError(f"{name}: a target is named twice ({', '.join(targets)}); list each target once")
+    features = [f for f in dict.fromkeys(features or []) if f not in targets]  # each once, in order
     if not targets:
         raise DataError(f"{name}: no target column given; name one with --target")
     if kind not in ("price", "sensor"):
@@ -72,7 +78,6 @@ def validate_frame(raw: pd.DataFrame, targets: list[str], features: list[str] | 
     index = _check_index(raw.index, name)
     data = pd.DataFrame({c: _numeric(raw[c], c, name) for c in wanted}, index=index, copy=False)
 
-    notes: list[str] = []
     if kind == "price":
         freq, season = None, _trading_season(index)
         data, segment, filled = _drop_nan_rows(data, notes, name)

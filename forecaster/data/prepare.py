@@ -190,7 +190,8 @@ def to_levels(pred: np.ndarray, anchor: np.ndarray, transform: str, target_scale
     """Model-space forecasts (N, H, C) -> original units, from the (N, C) levels at the cutoffs."""
     anchor = anchor[:, None, :]  # (N, C) -> (N, 1, C)
     if transform == "log_return":
-        return anchor * np.exp(np.cumsum(target_scaler.inverse(pred), axis=1))
+        with np.errstate(over="ignore"):  # an exploded forecast becomes inf; callers refuse it by name
+            return anchor * np.exp(np.cumsum(target_scaler.inverse(pred), axis=1))
     if transform == "delta":
         return anchor + pred * target_scaler.std
     return target_scaler.inverse(pred)

@@ -81,7 +81,8 @@ def raw_data(cfg: FitConfig, extra: tuple[str, ...] = ()) -> tuple[pd.DataFrame,
         if not cfg.target:
             raise ConfigError(f"--csv needs --target: the column to forecast in {cfg.csv}")
         features = [f for f in cfg.features or [] if f.lower() != "none"]
-        raw = load_file(cfg.csv, time_col=cfg.time_col, columns=[*extra, *cfg.target, *features], tz=cfg.tz,
+        columns = list(dict.fromkeys([*extra, *cfg.target, *features]))  # a column named twice is read once
+        raw = load_file(cfg.csv, time_col=cfg.time_col, columns=columns, tz=cfg.tz,
                         sep=cfg.sep, decimal=cfg.decimal, ambiguous=cfg.ambiguous,
                         nonexistent=cfg.nonexistent)
         targets, kind = cfg.target, cfg.kind or "sensor"

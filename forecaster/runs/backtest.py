@@ -13,14 +13,13 @@ Changing any value after c_k changes neither fold k's model nor its forecast mad
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from forecaster._io import atomic_write, atomic_write_text
+from forecaster._io import atomic_write, atomic_write_text, metrics_json
 from forecaster.config import FitConfig, WINDOWS, dump_yaml, single_series
 from forecaster.data.frame import ValidFrame, slice_frame
 from forecaster.data.panel import Panel
@@ -28,10 +27,10 @@ from forecaster.data.prepare import Prepared, prepare
 from forecaster.data.select import data_label, load_data, unit_label
 from forecaster.errors import ConfigError, DataError
 from forecaster.evaluation.baselines import BASELINES, baseline_forecasts
-from forecaster.evaluation.metrics import METRICS, naive_scale, scores
+from forecaster.evaluation.metrics import METRICS, naive_scale, observed_targets, scores
 from forecaster.evaluation.tables import forecast_frame, verdict
 from forecaster.report.backtest import write_backtest_report
-from forecaster.runs.folder import run_dir_for
+from forecaster.runs.folder import claimed, run_dir_for
 from forecaster.runs.pipeline import evaluate_network, train_network, trainer_for
 from forecaster.runs.results import METRICS_SCHEMA, BacktestResult
 
@@ -63,9 +62,13 @@ def fold_rows(T: int, folds: int, test_size: float, val_size: float, window: str
     return out
 
 
-def directional_accuracy(actual: np.ndarray, forecast: np.ndarray, last: np.ndarray) -> dict:
-    """How often the forecast moves the same way as the actual value from the cutoff, per step."""
+def directional_accuracy(actual: np.ndarray, forecast: np.ndarray, last: np.ndarray,
+                         observed: np.ndarray | None = None) -> dict:
+    """How often the forecast moves the same way as the actual value from the cutoff, per step
+    (over observed targets that moved)."""
     moved = actual != last[:, None, :]
+    if observed is not None:
+        moved &= observed
     hit = np.sign(forecast - last[:, None, :]) == np.sign(actual - last[:, None, :])
     per_step = [float(hit[:, h][moved[:, h]].mean()) for h in range(actual.shape[1])]
     return {"overall": float(hit[moved].mean()), "per_step": per_step}
@@ -79,7 +82,13 @@ def backtest(cfg: FitConfig, progress: bool = True) -> BacktestResult:
     frame = load_data(cfg)
     plan = fold_rows(len(frame.data), cfg.folds, cfg.test_size, cfg.val_size, cfg.window)
     prepared = [prepare_fold(cfg, frame, k, rows) for k, rows in enumerate(plan, start=1)]  # fail early
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with claimed(run_dir, reuse=cfg.overwrite):
+        return train_and_write(cfg, run_dir, frame, prepared, progress)
+
+
+def train_and_write(cfg: FitConfig, run_dir: Path, frame: ValidFrame, prepared: list[Prepared],
+                    progress: bool) -> BacktestResult:
+    """Train and evaluate every fold and write the backtest into its claimed folder."""
     atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
     results: list[Fold] = []
     state = None
@@ -94,7 +103,7 @@ def backtest(cfg: FitConfig, progress: bool = True) -> BacktestResult:
     result = BacktestResult(run_dir=run_dir, config=cfg, kind="backtest", metrics=metrics,
                             forecasts=forecasts, unit=unit_label(cfg, frame.targets), series=series,
                             folds=results)
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    atomic_write_text(run_dir / "metrics.json", metrics_json(metrics))
     atomic_write(run_dir / "forecasts.csv", lambda tmp: forecasts.to_csv(tmp))
     write_backtest_report(result.report, f"{data_label(cfg)}: {cfg.model} walk-forward backtest",
                           series, forecasts, metrics, result.unit)
@@ -137,7 +146,7 @@ def backtest_metrics(cfg: FitConfig, folds: list[Fold], frame: ValidFrame) -> di
     actual = np.concatenate([f.prepared.actuals("test") for f in folds])
     last = np.concatenate([f.prepared.levels[f.prepared.cutoffs("test")] for f in folds])
     pred = np.concatenate([f.pred for f in folds])
-    observed = np.ones_like(actual, dtype=bool)
+    observed = np.concatenate([observed_targets(f.prepared, "test") for f in folds])  # filled: left out
     scale = naive_scale(folds[0].prepared)  # in-sample scale of the first fold's training rows
     aggregate = {"model": {"name": cfg.model, **scores(actual, pred, observed, scale)}, "baselines": {}}
     for name in BASELINES:
@@ -153,8 +162,8 @@ def backtest_metrics(cfg: FitConfig, folds: list[Fold], frame: ValidFrame) -> di
            "data": {"source": data_label(cfg), "kind": frame.kind, "rows": len(frame.data)}}
     if frame.kind == "price":
         drift = np.concatenate([f.baselines["drift"] for f in folds])
-        out["directional_accuracy"] = {"model": directional_accuracy(actual, pred, last),
-                                       "drift": directional_accuracy(actual, drift, last),
+        out["directional_accuracy"] = {"model": directional_accuracy(actual, pred, last, observed),
+                                       "drift": directional_accuracy(actual, drift, last, observed),
                                        "coin_flip": 0.5}
     return out
 

@@ -8,21 +8,22 @@ reproduces the comparison), one checkpoint folder per model, and report.html.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from forecaster._io import atomic_write, atomic_write_text
+from forecaster._io import atomic_write, atomic_write_text, metrics_json
 from forecaster.config import FitConfig, check_models, compare_models, dump_yaml, single_series
 from forecaster.data.panel import Panel
+from forecaster.data.windows import WindowDataModule
 from forecaster.data.select import data_label, unit_label
 from forecaster.evaluation.baselines import baseline_forecasts
 from forecaster.evaluation.tables import compare_summary, forecast_frame
 from forecaster.nets.build import count_parameters
 from forecaster.report.compare import write_compare_report
-from forecaster.runs.folder import run_dir_for
+from forecaster.runs.folder import claimed, run_dir_for
 from forecaster.runs.pipeline import (SeriesEvaluation, TrainedNetwork, evaluate_network, prepare_data,
                                       train_network, trainer_for)
 from forecaster.runs.results import METRICS_SCHEMA, CompareResult
@@ -45,7 +46,15 @@ def compare(cfg: FitConfig, models: list[str] | tuple[str, ...] | None = None,
     probe = val[torch.linspace(0, len(val) - 1, min(PROBE_WINDOWS, len(val))).long()]
     picks = np.linspace(0, len(p.starts["test"]) - 1, ATTENTION_WINDOWS).astype(int)
     test_x, _ = data.dataset("test")[torch.from_numpy(picks)]
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with claimed(run_dir, reuse=cfg.overwrite):
+        return train_and_write(cfg, run_dir, frames, panel, data, (probe, test_x, picks), progress)
+
+
+def train_and_write(cfg: FitConfig, run_dir: Path, frames: dict, panel: Panel, data: WindowDataModule,
+                    probes: tuple, progress: bool) -> CompareResult:
+    """Train every model on the same windows and write the comparison into its claimed folder."""
+    probe, test_x, picks = probes
+    p = panel.first
     atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
     nets: dict[str, TrainedNetwork] = {}
     evals: dict[str, SeriesEvaluation] = {}
@@ -64,7 +73,7 @@ def compare(cfg: FitConfig, models: list[str] | tuple[str, ...] | None = None,
     result = CompareResult(run_dir=run_dir, config=cfg, kind="compare", metrics=metrics,
                            forecasts=forecasts, unit=unit_label(cfg, p.target_names), prepared=p,
                            networks=nets)
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    atomic_write_text(run_dir / "metrics.json", metrics_json(metrics))
     atomic_write(run_dir / "forecasts.csv", lambda tmp: forecasts.to_csv(tmp))
     write_compare_report(result.report, title=f"{data_label(cfg)}: {len(cfg.models)} networks compared",
                          series=p.target_frame(), forecasts=forecasts, metrics=metrics,

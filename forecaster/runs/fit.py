@@ -10,17 +10,21 @@ an overall block (`kind` says which).
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
+import lightning as L
 import pandas as pd
 
-from forecaster._io import atomic_write, atomic_write_text
+from forecaster._io import atomic_write, atomic_write_text, metrics_json
 from forecaster.config import FitConfig, dump_yaml, is_panel
+from forecaster.data.frame import ValidFrame
+from forecaster.data.panel import Panel
 from forecaster.data.select import data_label, unit_label
+from forecaster.data.windows import WindowDataModule
 from forecaster.evaluation.tables import overall_metrics
 from forecaster.report.fit import write_report
 from forecaster.report.panel import write_panel_report
-from forecaster.runs.folder import check_resumable, claim_run_dir
+from forecaster.runs.folder import check_resumable, claim_run_dir, claimed
 from forecaster.runs.pipeline import (evaluate_network, model_card, prepare_data, train_network,
                                       trainer_for, training_info)
 from forecaster.runs.results import METRICS_SCHEMA, FitResult
@@ -32,13 +36,20 @@ def fit(cfg: FitConfig, progress: bool = True, resume: bool = False) -> FitResul
     With `resume`, continue the interrupted run in `cfg.out` from its last completed epoch.
     Several series (see `forecaster.config.is_panel`) train one model on all of them.
     """
-    many = is_panel(cfg)
     run_dir, writer = claim_run_dir(cfg, resume)
     last = check_resumable(run_dir) if resume else None
     trainer = trainer_for(cfg, run_dir, progress)  # bad trainer flags fail before any work
     frames, panel, data = prepare_data(cfg)
+    with claimed(run_dir, writer, reuse=cfg.overwrite or resume):
+        return train_and_write(cfg, run_dir, writer, trainer, frames, panel, data, last)
+
+
+def train_and_write(cfg: FitConfig, run_dir: Path, writer: bool, trainer: L.Trainer,
+                    frames: dict[str, ValidFrame], panel: Panel, data: WindowDataModule,
+                    last: Path | None) -> FitResult:
+    """Train, evaluate and (as the writer) write the run into its claimed folder."""
+    many = is_panel(cfg)
     if writer:
-        run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
         atomic_write_text(run_dir / "model.json", model_card(cfg, panel, many=many).to_json())
     net = train_network(cfg, cfg.model, panel, data, trainer, resume_from=last)
@@ -64,7 +75,7 @@ def fit(cfg: FitConfig, progress: bool = True, resume: bool = False) -> FitResul
     if not trainer.is_global_zero:
         return result  # another process (rank 0) writes the run
     atomic_write_text(run_dir / "model.json", model_card(cfg, panel, evaluations, many).to_json())
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    atomic_write_text(run_dir / "metrics.json", metrics_json(metrics))
     atomic_write(run_dir / "forecasts.csv", lambda tmp: forecasts.to_csv(tmp))
     write_fit_report(result)
     return result

@@ -94,6 +94,10 @@ def forecast(run: str | Path, csv: str | None = None, time_col: str | None = Non
         frame = frames[s.name]
         levels = frame.data[card.targets].to_numpy(dtype="float64")
         point = to_levels(mean[i:i + 1], levels[-1:], card.transform, s.target_scaler(C))  # (1, H, C)
+        if not np.isfinite(point).all():
+            raise DataError(f"the forecast of {s.name!r} is not finite (inf or NaN): the new data drive "
+                            f"the model far outside what it was trained on; check the data after "
+                            f"{frame.data.index[-card.lookback]} for unit changes or extreme values")
         bounds = s.conformal.bounds(point)
         stamps = future_index(frame.data.index[-1], card.horizon, card.kind, frame.freq, cfg.exchange,
                               frame.data.index)
