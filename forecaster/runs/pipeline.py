@@ -1,0 +1,170 @@
+"""The one pipeline every command runs: source -> frame validation -> split and scale ->
+windows -> network -> training -> forecasts -> evaluation against the baselines -> intervals.
+
+One series is a panel of one: `fit` of one or many series, each model of `compare` and each
+fold of `backtest` go through `prepare_data` (or a prepared `Panel`), `train_network` and
+`evaluate_network`, so a feature built here reaches every command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+
+from forecaster.config import FitConfig
+from forecaster.data.frame import ValidFrame
+from forecaster.data.panel import Panel, prepare_panel
+from forecaster.data.prepare import Prepared
+from forecaster.data.select import load_series
+from forecaster.data.windows import WindowDataModule
+from forecaster.errors import ForecasterError
+from forecaster.evaluation.baselines import baseline_forecasts
+from forecaster.evaluation.intervals import Conformal, interval_metrics
+from forecaster.evaluation.metrics import evaluate
+from forecaster.evaluation.tables import forecast_frame
+from forecaster.nets.build import build_network, count_parameters
+from forecaster.runs.card import ModelCard, SeriesCard
+from forecaster.training.diagnostics import gradient_flow
+from forecaster.training.inference import predict_windows
+from forecaster.training.module import ForecastModule
+from forecaster.training.trainer import TrainResult, make_trainer, train
+
+
+class NonFiniteForecasts(ForecasterError):
+    """A trained network forecast inf or NaN: nothing is evaluated or reported from it."""
+
+
+@dataclass
+class TrainedNetwork:
+    """One trained network and its training record."""
+
+    name: str
+    module: ForecastModule
+    training: TrainResult
+    flow_init: np.ndarray | None = None  # gradient flow through time before training
+    flow_trained: np.ndarray | None = None  # and after
+
+
+@dataclass
+class SeriesEvaluation:
+    """One series' test forecasts and their evaluation."""
+
+    name: str
+    prepared: Prepared
+    pred: np.ndarray  # (N, H, C) test forecasts in original units
+    metrics: dict  # evaluate(): model, baselines, ratio, verdict, split; and intervals
+    bounds: dict[str, np.ndarray]  # 80% and 95% conformal bounds of the test forecasts
+    conformal: Conformal
+
+    def forecasts(self, model: str) -> pd.DataFrame:
+        """The long forecasts frame of this series: model, bounds and baselines."""
+        p = self.prepared
+        return forecast_frame(p, {model: self.pred, **self.bounds, **baseline_forecasts(p, "test")}, "test")
+
+
+def prepare_data(cfg: FitConfig) -> tuple[dict[str, ValidFrame], Panel, WindowDataModule]:
+    """Every series the config names, validated, split, transformed and scaled, and the
+    windows over them: everything before a network."""
+    frames = load_series(cfg)
+    panel = prepare_panel(frames, cfg)
+    return frames, panel, panel.datamodule(cfg.batch_size, cfg.seed)
+
+
+def trainer_for(cfg: FitConfig, folder: Path, progress: bool) -> L.Trainer:
+    return make_trainer(folder, max_epochs=cfg.max_epochs, patience=cfg.patience,
+                        gradient_clip_val=cfg.gradient_clip_val, accelerator=cfg.accelerator,
+                        devices=cfg.devices, precision=cfg.precision, strategy=cfg.strategy,
+                        num_nodes=cfg.num_nodes, progress=progress)
+
+
+def network_kwargs(cfg: FitConfig, p: Prepared) -> dict:
+    """Everything `build_network` needs besides the name; saved in the model card."""
+    return {"n_features": p.n_features, "horizon": p.horizon, "n_targets": len(p.target_names),
+            "hidden_size": cfg.hidden_size, "num_layers": cfg.num_layers, "dropout": cfg.dropout,
+            "nonlinearity": cfg.nonlinearity, "bidirectional": cfg.bidirectional,
+            "cell": cfg.cell, "attention": cfg.attention, "n_params": 2 if cfg.loss == "gaussian" else 1}
+
+
+def make_module(cfg: FitConfig, network: torch.nn.Module) -> ForecastModule:
+    return ForecastModule(network, learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
+                          teacher_forcing=cfg.teacher_forcing,
+                          teacher_forcing_decay=cfg.teacher_forcing_decay, loss=cfg.loss)
+
+
+def train_network(cfg: FitConfig, name: str, panel: Panel, data: WindowDataModule, trainer: L.Trainer,
+                  probe: tuple | None = None, resume_from: Path | None = None,
+                  init_state: dict | None = None) -> TrainedNetwork:
+    """Seed, build network `name` and train it on every series' training windows.
+
+    With a `probe` batch (x, y), also measure the gradient flow before and after training;
+    with `init_state`, start from those network weights instead of a fresh initialization.
+    """
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    network = build_network(name, **network_kwargs(cfg, panel.first))
+    if init_state is not None:  # fine-tuning: start from earlier weights
+        network.load_state_dict(init_state)
+    flow_init = gradient_flow(network, *probe) if probe else None
+    module = make_module(cfg, network)
+    trained = train(module, data, trainer, resume_from)
+    flow_trained = gradient_flow(network, *probe) if probe else None
+    return TrainedNetwork(name, module, trained, flow_init, flow_trained)
+
+
+def evaluate_network(net: TrainedNetwork, panel: Panel, data: WindowDataModule) -> list[SeriesEvaluation]:
+    """Forecast every series' test windows, evaluate them against the baselines, and calibrate
+    each series' conformal intervals on its validation windows (never the test split)."""
+    mean, std = predict_windows(net.module, data, "test")  # (N, H, C) model space, all series
+    val_mean, _ = predict_windows(net.module, data, "val")
+    stds = panel.per_series(std, "test") if std is not None else [None] * len(panel.names)
+    out = []
+    for name, p, m, s, vm in zip(panel.names, panel.prepared, panel.per_series(mean, "test"), stds,
+                                 panel.per_series(val_mean, "val")):
+        pred = p.to_levels(m, "test")
+        check_finite(net, name, pred, p.to_levels(vm, "val"))
+        metrics = evaluate(p, pred, net.name, "test")
+        metrics["intervals"], bounds, conformal = interval_metrics(p, p.to_levels(vm, "val"), pred, m, s)
+        out.append(SeriesEvaluation(name, p, pred, metrics, bounds, conformal))
+    return out
+
+
+def check_finite(net: TrainedNetwork, series: str, *forecasts: np.ndarray) -> None:
+    """Refuse forecasts with inf or NaN (in original units: log returns that compound past the
+    largest float count too) before anything presents them as a result."""
+    bad = sum(int((~np.isfinite(f)).any(axis=(1, 2)).sum()) for f in forecasts)
+    if bad:
+        total = sum(len(f) for f in forecasts)
+        where = Path(net.training.checkpoint).parent
+        raise NonFiniteForecasts(
+            f"{net.name} forecasts inf or NaN for {bad} of {total} validation and test windows of "
+            f"{series!r} although its training loss stayed finite: its outputs exploded; likely a "
+            "learning rate too high (try --learning-rate 1e-3 or lower) or a gradient clip too loose "
+            f"(try --gradient-clip-val 0.5); no metrics or report were written, the checkpoints are in {where}")
+
+
+def training_info(net: TrainedNetwork, data: WindowDataModule) -> dict:
+    """The metrics.json `training` block."""
+    t = net.training
+    return {"epochs": t.epochs, "best_epoch": t.best_epoch, "seconds": round(t.seconds, 2),
+            "parameters": count_parameters(net.module.network),
+            "windows": {s: int(len(v)) for s, v in data.starts.items()},
+            "train_loss": t.train_loss, "val_loss": t.val_loss}
+
+
+def model_card(cfg: FitConfig, panel: Panel, evaluations: list[SeriesEvaluation] | None = None,
+               many: bool = False) -> ModelCard:
+    """The card of a model trained on `panel`; with `evaluations`, its interval widths too."""
+    p = panel.first
+    n_data = len(p.column_transforms)
+    conformal = [e.conformal for e in evaluations] if evaluations else [None] * len(panel.names)
+    return ModelCard(
+        network=cfg.model, network_kwargs=network_kwargs(cfg, p), lookback=p.lookback,
+        horizon=p.horizon, transform=p.transform, targets=list(p.target_names),
+        features=p.input_names[len(p.target_names):n_data], calendar=p.input_names[n_data:],
+        kind=p.kind, season=p.season, freq=p.freq, loss=cfg.loss, many=many,
+        series=[SeriesCard(name, q.column_transforms, q.input_scaler, c)
+                for name, q, c in zip(panel.names, panel.prepared, conformal)])
