@@ -141,6 +141,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         result = fit(config_from(args))
     if launched_worker():
         return 0  # rank 0 prints and writes
+    for note in result.metrics["data"]["notes"][:5]:
+        print(f"note: {note}")
     if result.kind == "panel":
         print_panel_summary(result.metrics)
     else:
@@ -166,6 +168,8 @@ def print_panel_summary(metrics: dict) -> None:
 
 
 def print_summary(metrics: dict) -> None:
+    from forecaster.evaluation.tables import significance_line
+
     s = metrics["split"]
     print(f"\n{metrics['data']['source']} · {metrics['model']['name']} · test {s['test']['start']} "
           f"→ {s['test']['end']} · {s['windows']} windows · horizon {s['horizon']}")
@@ -173,6 +177,7 @@ def print_summary(metrics: dict) -> None:
     print(f"  {'forecaster':<16}{'MAE':>12}{'RMSE':>12}{'sMAPE %':>10}{'MASE':>8}")
     for m in rows:
         print(f"  {m['name']:<16}{m['MAE']:>12.4g}{m['RMSE']:>12.4g}{m['sMAPE']:>10.3g}{m['MASE']:>8.3f}")
+    print(significance_line(metrics["significance"]))
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

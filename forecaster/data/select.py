@@ -8,6 +8,7 @@ file with a series column give several. Each series is validated on its own
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,12 +67,41 @@ def load_series(cfg: FitConfig) -> dict[str, ValidFrame]:
 def load_data(cfg: FitConfig) -> ValidFrame:
     """The validated frame of one series: a ticker, a file or an embedded dataset."""
     raw, targets, features, kind = raw_data(cfg)
-    return validate_frame(raw, targets, features, kind=kind, max_gap=cfg.max_gap, name=data_label(cfg))
+    inferred = None
+    if kind is None:  # a file without --kind
+        kind, inferred = infer_kind(raw, targets)
+    frame = validate_frame(raw, targets, features, kind=kind, max_gap=cfg.max_gap, name=data_label(cfg))
+    if inferred:
+        frame.notes.insert(0, inferred)
+    return frame
 
 
-def raw_data(cfg: FitConfig, extra: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str], list[str], str]:
+PRICE_NAME = re.compile(r"^(adj[ ._]?)?(close|closing|price|last|settle(ment)?)([ ._]?price)?$", re.IGNORECASE)
+
+
+def infer_kind(raw: pd.DataFrame, targets: list[str]) -> tuple[str, str | None]:
+    """"price" for a file whose targets look like daily prices (named like Close, Adj Close or
+    Price, strictly positive, one row per trading day or calendar day), else "sensor"; with the
+    sentence saying what was inferred and how to override it."""
+    named = all(PRICE_NAME.match(str(t).strip()) for t in targets)
+    if not named or len(raw) < 3 or not isinstance(raw.index, pd.DatetimeIndex):
+        return "sensor", None
+    values = raw[targets].apply(pd.to_numeric, errors="coerce")
+    positive = bool((values.dropna() > 0).all().all()) and values.notna().any().all()
+    step = pd.Series(raw.index).diff().median()
+    daily = pd.Timedelta(hours=20) <= step <= pd.Timedelta(days=4)  # trading days or calendar days
+    if not (positive and daily):
+        return "sensor", None
+    return "price", (f"{', '.join(targets)} looks like a daily price (its name, strictly positive, one row "
+                     "per day): modelled as a price (log returns, the exchange calendar for predict); "
+                     "give --kind sensor to model it as a sensor log")
+
+
+def raw_data(cfg: FitConfig, extra: tuple[str, ...] = ()
+             ) -> tuple[pd.DataFrame, list[str], list[str], str | None]:
     """The raw frame the config names (a file also keeps the `extra` columns), its target and
-    feature columns and its kind, before validation."""
+    feature columns and its kind (None for a file without --kind: see `infer_kind`), before
+    validation."""
     if cfg.ticker:
         raw = fetch_prices(cfg.ticker, interval=cfg.interval, offline=cfg.offline)
         targets = cfg.target or ["Close"]
@@ -85,7 +115,7 @@ def raw_data(cfg: FitConfig, extra: tuple[str, ...] = ()) -> tuple[pd.DataFrame,
         raw = load_file(cfg.csv, time_col=cfg.time_col, columns=columns, tz=cfg.tz,
                         sep=cfg.sep, decimal=cfg.decimal, ambiguous=cfg.ambiguous,
                         nonexistent=cfg.nonexistent)
-        targets, kind = cfg.target, cfg.kind or "sensor"
+        targets, kind = cfg.target, cfg.kind  # None: inferred from the data (load_data)
     else:
         ds = get_dataset(cfg.dataset or DEFAULT_DATASET)
         raw = load_dataset(ds.name)
@@ -103,6 +133,13 @@ def _long_format(cfg: FitConfig) -> dict[str, ValidFrame]:
     raw, targets, features, kind = raw_data(cfg, extra=(cfg.series_col,))
     if raw[cfg.series_col].isna().any():
         raise DataError(f"{cfg.csv}: column {cfg.series_col!r} has empty series names; fill them in")
-    return {str(name): validate_frame(group.drop(columns=cfg.series_col), targets, features, kind=kind,
-                                      max_gap=cfg.max_gap, name=f"{Path(cfg.csv).stem}[{name}]")
-            for name, group in raw.groupby(cfg.series_col, sort=True)}
+    groups = dict(list(raw.groupby(cfg.series_col, sort=True)))
+    inferred = None
+    if kind is None:  # decided once for the file, on its first series
+        kind, inferred = infer_kind(next(iter(groups.values())), targets)
+    frames = {str(name): validate_frame(group.drop(columns=cfg.series_col), targets, features, kind=kind,
+                                        max_gap=cfg.max_gap, name=f"{Path(cfg.csv).stem}[{name}]")
+              for name, group in groups.items()}
+    if inferred:
+        next(iter(frames.values())).notes.insert(0, inferred)
+    return frames

@@ -9,6 +9,9 @@ forecast by exp(-q) and exp(q), so it stays proportionate when prices leave thei
 
 A Gaussian likelihood head (`--loss gaussian`) gives model-based intervals instead:
 mean plus or minus z(a) standard deviations, mapped to original units.
+
+Probabilistic scores beside the coverage: the pinball loss at each interval quantile and a
+CRPS approximated from those quantiles (`quantile_scores`), for both kinds of intervals.
 """
 
 from __future__ import annotations
@@ -106,6 +109,26 @@ def gaussian_bounds(p: Prepared, split: str, mean: np.ndarray, std: np.ndarray,
             to_levels(hi, anchor, p.transform, p.target_scaler))
 
 
+def pinball(actual: np.ndarray, quantile: np.ndarray, tau: float, observed: np.ndarray) -> float:
+    """Mean pinball (quantile) loss of forecasts of the `tau` quantile, over observed targets."""
+    diff = (actual - quantile)[observed]
+    return float(np.mean(np.maximum(tau * diff, (tau - 1) * diff)))
+
+
+def quantile_scores(actual: np.ndarray, point: np.ndarray, bounds: dict[str, np.ndarray],
+                    observed: np.ndarray) -> dict:
+    """Pinball loss at the interval quantiles (2.5, 10, 90, 97.5%, and the point forecast as
+    the median) and CRPS approximated from them: CRPS = 2 * integral over tau of the pinball
+    loss, each quantile standing for the levels nearest it."""
+    taus = {0.025: bounds["lower_95"], 0.1: bounds["lower_80"], 0.5: point, 0.9: bounds["upper_80"],
+            0.975: bounds["upper_95"]}
+    losses = {tau: pinball(actual, q, tau, observed) for tau, q in taus.items()}
+    grid = np.array(list(taus))
+    edges = np.r_[0.0, (grid[1:] + grid[:-1]) / 2, 1.0]  # each tau covers the levels nearest it
+    crps = 2 * float(np.dot(np.diff(edges), list(losses.values())))
+    return {"pinball": {str(t): v for t, v in losses.items()}, "crps": crps}
+
+
 def interval_metrics(p: Prepared, val_pred: np.ndarray, test_pred: np.ndarray,
                      test_mean: np.ndarray | None = None, test_std: np.ndarray | None = None
                      ) -> tuple[dict, dict[str, np.ndarray], Conformal]:
@@ -135,4 +158,12 @@ def interval_metrics(p: Prepared, val_pred: np.ndarray, test_pred: np.ndarray,
         block["calibration"].append(row)
         if lvl in LEVELS:
             block["levels"][str(lvl)] = {"coverage": cov, "mean_width": width}
-    return block, conformal.bounds(test_pred), conformal
+    bounds = conformal.bounds(test_pred)
+    block["scores"] = {"conformal": quantile_scores(actual, test_pred, bounds, observed)}
+    if test_std is not None:
+        gauss = {}
+        for lvl in LEVELS:
+            gauss[f"lower_{round(lvl * 100)}"], gauss[f"upper_{round(lvl * 100)}"] = gaussian_bounds(
+                p, "test", test_mean, test_std, lvl)
+        block["scores"]["gaussian"] = quantile_scores(actual, test_pred, gauss, observed)
+    return block, bounds, conformal

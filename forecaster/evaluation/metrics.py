@@ -4,7 +4,9 @@ Metrics (overall and per horizon step, for the model and every baseline):
 - MAE, RMSE, sMAPE (in %, 0..200) and MASE: MAE divided by the in-sample MAE of the one-step
   naive forecast on the training rows. MASE < 1 beats a one-step naive forecast made with
   hindsight; compare the model's MASE with the naive baseline's MASE at the same horizon.
-The baselines are those of `forecaster.evaluation.baselines`.
+The baselines are those of `forecaster.evaluation.baselines`. `significance` holds the
+Diebold-Mariano test of the model against naive and seasonal naive
+(`forecaster.evaluation.significance`); the verdict says whether the difference is significant.
 Filled (not observed) target values are left out of every metric.
 """
 
@@ -14,6 +16,7 @@ import numpy as np
 
 from forecaster.data.prepare import Prepared
 from forecaster.evaluation.baselines import baseline_forecasts
+from forecaster.evaluation.significance import diebold_mariano, window_losses
 from forecaster.evaluation.tables import verdict
 
 METRICS = ("MAE", "RMSE", "sMAPE", "MASE")
@@ -62,11 +65,18 @@ def evaluate(p: Prepared, pred_levels: np.ndarray, model_name: str, split: str =
     observed = observed_targets(p, split)
     scale = naive_scale(p)
     model = {"name": model_name, **scores(actual, pred_levels, observed, scale)}
-    baselines = {name: {"name": name, **scores(actual, f, observed, scale)}
-                 for name, f in baseline_forecasts(p, split).items()}
+    forecasts = baseline_forecasts(p, split)
+    baselines = {name: {"name": name, **scores(actual, f, observed, scale)} for name, f in forecasts.items()}
     ratio = model["MAE"] / baselines["naive"]["MAE"]
+    # Windows `stride` rows apart share ceil(H / stride) - 1 steps' targets: the lags to account for.
+    lags = -(-p.horizon // max(int(np.diff(p.starts[split][:2])[0]) if len(p.starts[split]) > 1 else 1, 1))
+    model_loss = window_losses(actual, pred_levels, observed)
+    significance = {name: diebold_mariano(model_loss, window_losses(actual, f, observed), lags)
+                    for name, f in forecasts.items() if name != "drift"}
     return {"model": model, "baselines": baselines, "mae_ratio_to_naive": float(ratio),
-            "verdict": verdict(model_name, ratio), "split": split_info(p, split, len(actual))}
+            "significance": {k: v.to_dict() for k, v in significance.items()},
+            "verdict": verdict(model_name, ratio, test=significance["naive"]),
+            "split": split_info(p, split, len(actual))}
 
 
 def split_info(p: Prepared, split: str, n_windows: int) -> dict:

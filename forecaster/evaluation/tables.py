@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.data.prepare import Prepared
+from forecaster.evaluation.significance import DieboldMariano
 
 
 def vs_naive(mae: float, naive_mae: float) -> float:
@@ -20,18 +21,37 @@ def vs_naive_label(mae: float, naive_mae: float) -> str:
     return f"{vs_naive(mae, naive_mae):+.1f}%"
 
 
-def verdict(model: str, ratio: float, over: str = "") -> str:
-    """The one verdict sentence: `model` against the naive last value, from its MAE ratio.
-    `over` says what the ratio covers ("over 5 folds", "over 4 series (geometric mean)")."""
+def verdict(model: str, ratio: float, over: str = "", test: DieboldMariano | None = None) -> str:
+    """The one verdict sentence: `model` against the naive last value, from its MAE ratio and,
+    with `test`, whether the difference is significant. `over` says what the ratio covers
+    ("over 5 folds", "over 4 series (geometric mean)"). A lower MAE that is not significant
+    does not read as a win."""
     where = f" {over}" if over else ""
+    margin = f"MAE {100 * abs(1 - ratio):.1f}% {'lower' if ratio < 1 else 'higher'}"
+    if test is None:
+        return f"{model} {'beats' if ratio < 1 else 'does NOT beat'} the naive last value{where}: {margin}"
+    p = f"Diebold-Mariano p = {test.p_value:.2g}" if test.p_value == test.p_value else "too few windows to test"
+    if ratio < 1 and test.outcome == "better":
+        return f"{model} beats the naive last value{where}: {margin}, significant ({p})"
     if ratio < 1:
-        return f"{model} beats the naive last value{where}: MAE {100 * (1 - ratio):.1f}% lower"
-    return f"{model} does NOT beat the naive last value{where}: MAE {100 * (ratio - 1):.1f}% higher"
+        return (f"{model} is no better than the naive last value{where}: {margin}, not a significant "
+                f"difference ({p})")
+    worse = "significantly worse" if test.outcome == "worse" else "not a significant difference"
+    return f"{model} does NOT beat the naive last value{where}: {margin}, {worse} ({p})"
+
+
+def significance_line(significance: dict[str, dict]) -> str:
+    """The Diebold-Mariano results of a run in one line, for the CLI and the report."""
+    names = {"naive": "naive", "seasonal_naive": "seasonal naive"}
+    parts = [f"vs {names.get(k, k)} p = {v['p_value']:.2g} ({v['outcome']})" if v["p_value"] is not None
+             else f"vs {names.get(k, k)}: too few windows to test" for k, v in significance.items()]
+    return "Diebold-Mariano test of the model's MAE (two-sided, 5%): " + ", ".join(parts)
 
 
 def overall_metrics(per_series: dict[str, dict]) -> dict:
-    """How one model does across series: wins against naive, the geometric mean of the MAE
-    ratios, and each forecaster's mean MASE (scale-free, so it can be averaged)."""
+    """How one model does across series: wins against naive (and significant ones), the
+    geometric mean of the MAE ratios, and each forecaster's mean MASE (scale-free, so it can be
+    averaged)."""
     ratios = np.array([m["mae_ratio_to_naive"] for m in per_series.values()])
     first = next(iter(per_series.values()))
     model = first["model"]["name"]
@@ -39,19 +59,24 @@ def overall_metrics(per_series: dict[str, dict]) -> dict:
     for b in first["baselines"]:
         mase[b] = float(np.mean([m["baselines"][b]["MASE"] for m in per_series.values()]))
     wins, n, geo = int((ratios < 1).sum()), len(ratios), float(np.exp(np.mean(np.log(ratios))))
-    sentence = (f"{verdict(model, geo, f'over {n} series (geometric mean)')}; "
-                f"better than naive on {wins} of {n} series")
-    return {"model": model, "series": n, "beats_naive": wins, "mae_ratio_to_naive": geo,
-            "mae_ratio_median": float(np.median(ratios)), "mean_MASE": mase, "verdict": sentence}
+    significant = sum(m["significance"]["naive"]["outcome"] == "better" for m in per_series.values())
+    sentence = (f"{verdict(model, geo, f'over {n} series (geometric mean)')}; better than naive on "
+                f"{wins} of {n} series, significantly (Diebold-Mariano, 5%) on {significant}")
+    return {"model": model, "series": n, "beats_naive": wins, "significantly_better": significant,
+            "mae_ratio_to_naive": geo, "mae_ratio_median": float(np.median(ratios)),
+            "mean_MASE": mase, "verdict": sentence}
 
 
 def compare_summary(models: dict[str, dict]) -> str:
-    """The verdict of a comparison: how many models beat naive, and the best one's margin."""
+    """The verdict of a comparison: how many models beat naive (significantly), and the best."""
     beaten = [n for n, m in models.items() if m["mae_ratio_to_naive"] < 1]
+    significant = [n for n in beaten if models[n]["significance"]["naive"]["outcome"] == "better"]
     best = min(models, key=lambda n: models[n]["MAE"])
+    test = DieboldMariano.from_dict(models[best]["significance"]["naive"])
     return (f"{len(beaten)} of {len(models)} models beat the naive last value"
             + (f": {', '.join(beaten)}" if beaten else "")
-            + f"; the best, {verdict(best, models[best]['mae_ratio_to_naive'])}")
+            + f" ({len(significant)} significantly); the best, "
+            + verdict(best, models[best]["mae_ratio_to_naive"], test=test))
 
 
 def metric_rows(models: dict[str, dict], baselines: dict[str, dict], naive_mae: float) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from forecaster._io import atomic_write_text
-from forecaster.evaluation.tables import vs_naive_label
+from forecaster.evaluation.tables import significance_line, vs_naive_label
 from forecaster.report.figures import (calibration_figure, fan_figure, forecast_figure, loss_figure,
                                        series_figure, step_figure)
 from forecaster.report.page import esc, render_page
@@ -28,7 +28,8 @@ def metrics_table(metrics: dict) -> str:
         body.append(f"<tr{cls}><td>{esc(m['name'])}</td><td>{m['MAE']:.4g}</td><td>{vs_naive_label(m['MAE'], naive)}</td>"
                     f"<td>{m['RMSE']:.4g}</td><td>{m['sMAPE']:.3g}</td><td>{m['MASE']:.3f}</td></tr>")
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-    return table + intervals_table(metrics)
+    test = f"<p>{esc(significance_line(metrics['significance']))}.</p>"
+    return table + test + intervals_table(metrics)
 
 
 def intervals_table(metrics: dict) -> str:
@@ -42,7 +43,15 @@ def intervals_table(metrics: dict) -> str:
             rows.append(f"<tr><td>{method}</td><td>{float(lvl):.0%}</td><td>{m['coverage']:.1%}</td>"
                         f"<td>{m['mean_width']:.4g}</td></tr>")
     head = "".join(f"<th>{h}</th>" for h in ["prediction interval", "nominal", "test coverage", "mean width"])
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    scores = "".join(
+        f"<tr><td>{method}</td><td>{s['crps']:.4g}</td>"
+        + "".join(f"<td>{v:.4g}</td>" for v in s["pinball"].values()) + "</tr>"
+        for method, s in (("split-conformal", iv["scores"]["conformal"]),
+                          ("Gaussian head", iv["scores"].get("gaussian"))) if s)
+    score_head = "".join(f"<th>{h}</th>" for h in ["probabilistic scores", "CRPS (from quantiles)",
+                                                     "pinball 2.5%", "10%", "50%", "90%", "97.5%"])
+    return (f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f"<table><thead><tr>{score_head}</tr></thead><tbody>{scores}</tbody></table>")
 
 
 def figures(series: pd.DataFrame, spans: dict, forecasts: pd.DataFrame, metrics: dict,

@@ -28,6 +28,7 @@ from forecaster.data.select import data_label, load_data, unit_label
 from forecaster.errors import ConfigError, DataError
 from forecaster.evaluation.baselines import BASELINES, baseline_forecasts
 from forecaster.evaluation.metrics import METRICS, naive_scale, observed_targets, scores
+from forecaster.evaluation.significance import diebold_mariano, window_losses
 from forecaster.evaluation.tables import forecast_frame, verdict
 from forecaster.report.backtest import write_backtest_report
 from forecaster.runs.folder import claimed, run_dir_for
@@ -153,10 +154,14 @@ def backtest_metrics(cfg: FitConfig, folds: list[Fold], frame: ValidFrame) -> di
         base = np.concatenate([f.baselines[name] for f in folds])
         aggregate["baselines"][name] = {"name": name, **scores(actual, base, observed, scale)}
     ratio = aggregate["model"]["MAE"] / aggregate["baselines"]["naive"]["MAE"]
+    naive = np.concatenate([f.baselines["naive"] for f in folds])  # windows in time order, fold by fold
+    test = diebold_mariano(window_losses(actual, pred, observed), window_losses(actual, naive, observed),
+                           cfg.horizon)
     out = {"schema": METRICS_SCHEMA, "kind": "backtest", "model": cfg.model, "folds": per_fold,
            "aggregate": aggregate, "mae_ratio_to_naive": ratio,
            "folds_beating_naive": sum(f["mae_ratio_to_naive"] < 1 for f in per_fold),
-           "verdict": verdict(cfg.model, ratio, f"over {cfg.folds} folds"),
+           "significance": {"naive": test.to_dict()},
+           "verdict": verdict(cfg.model, ratio, f"over {cfg.folds} folds", test=test),
            "setup": {"folds": cfg.folds, "window": cfg.window, "fine_tune": cfg.fine_tune,
                      "lookback": cfg.lookback, "horizon": cfg.horizon, "test_size": cfg.test_size},
            "data": {"source": data_label(cfg), "kind": frame.kind, "rows": len(frame.data)}}

@@ -90,6 +90,7 @@ def comparison_metrics(cfg: FitConfig, panel: Panel, nets: dict[str, TrainedNetw
     for name, net in nets.items():
         t, m = net.training, evals[name].metrics
         models[name] = {**m["model"], "mae_ratio_to_naive": m["mae_ratio_to_naive"],
+                        "significance": m["significance"],
                         "parameters": count_parameters(net.module.network),
                         "seconds": round(t.seconds, 2), "epochs": t.epochs, "best_epoch": t.best_epoch,
                         "intervals": m["intervals"]["levels"]}
