@@ -50,6 +50,7 @@ def main() -> None:
     del frame
     p = prepare(vf, LOOKBACK, HORIZON, calendar=False)
     data = WindowDataModule(p.inputs, p.targets, p.starts, LOOKBACK, HORIZON, relative=p.relative,
+                            anchor_offsets=p.anchor_offsets, relative_inputs=p.relative_inputs,
                             batch_size=64)
     prep_s = time.perf_counter() - start
     print(f"preparation {prep_s:.1f} s, peak {peak_mb():,.0f} MB", flush=True)

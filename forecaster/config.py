@@ -58,7 +58,8 @@ class FitConfig:
     horizon: int = _f(5, "forecast length H, in rows", "windows")
     val_size: float = _f(0.15, "validation fraction (chronological, after train)", "windows")
     test_size: float = _f(0.15, "test fraction (the most recent rows)", "windows")
-    transform: str = _f("auto", "auto, log_return, delta or level (auto: log_return for prices, delta for sensors)", "windows")
+    transform: str = _f("auto", "auto, log_return, delta, window or level (auto: log_return for prices, delta for sensors)", "windows")
+    anchor: str = _f("auto", "window and delta transforms: forecast changes from the last value (last), from the value one season back (seasonal), or seasonal where seasonal naive's validation MAE is under half of naive's (auto)", "windows")
     calendar: bool = _f(True, "add cyclical calendar inputs (hour, weekday, day of year)", "windows")
     stride: int = _f(1, "rows between consecutive window starts", "windows")
     batch_size: int = _f(64, "windows per batch", "windows")
@@ -103,8 +104,9 @@ class FitConfig:
 FIELDS = {f.name: f for f in fields(FitConfig)}
 # What `forecaster compare` trains when --models is not given.
 COMPARE_MODELS = ("rnn", "jordan", "lstm", "cifg", "gru", "seq2seq", "seq2seq-attn")
-TRANSFORMS = ("auto", "log_return", "delta", "level")
+TRANSFORMS = ("auto", "log_return", "window", "delta", "level")
 WINDOWS = ("expanding", "sliding")
+ANCHORS = ("auto", "last", "seasonal")
 AMBIGUOUS = ("infer", "earliest", "latest", "drop")  # see forecaster.data.sources.files
 NONEXISTENT = ("raise", "shift_forward", "shift_backward", "drop")
 
@@ -253,6 +255,8 @@ def check_config(cfg: FitConfig) -> None:
     if cfg.sep is not None and cfg.sep not in ("\\t", "tab") and (len(cfg.sep) != 1 or cfg.sep == cfg.decimal):
         raise ConfigError(f"sep must be one character other than the decimal mark, got {cfg.sep!r}; "
                           "e.g. --sep ';'")
+    if cfg.anchor not in ANCHORS:
+        raise ConfigError(f"unknown anchor {cfg.anchor!r}; choose one of {', '.join(ANCHORS)}")
     if cfg.folds < 1:
         raise ConfigError(f"--folds must be >= 1, got {cfg.folds}; e.g. --folds 5")
     if cfg.window not in WINDOWS:

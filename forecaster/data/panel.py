@@ -11,7 +11,7 @@ The honesty rules of one series hold for each series of a panel:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,8 @@ class Panel:
                                              zip(self.prepared, self.offsets[:-1])]) for split in SPLITS}
         C = len(p.target_names)
         return WindowDataModule(inputs, inputs[:, :C], starts, p.lookback, p.horizon,  # targets: a view
-                                relative=p.relative, batch_size=batch_size, seed=seed)
+                                relative=p.relative, batch_size=batch_size, seed=seed,
+                                anchor_offsets=p.anchor_offsets, relative_inputs=p.relative_inputs)
 
     def per_series(self, values: np.ndarray, split: str) -> list[np.ndarray]:
         """Split (N, ...) rows of all series' `split` windows into one array per series."""
@@ -96,7 +97,7 @@ def prepare_panel(frames: dict[str, ValidFrame], cfg: FitConfig) -> Panel:
         try:
             prepared.append(prepare(frame, cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size,
                                     transform=cfg.transform, calendar=cfg.calendar,
-                                    stride=cfg.stride, bounds=bounds))
+                                    stride=cfg.stride, bounds=bounds, anchor=cfg.anchor))
         except DataError as err:
             if len(frames) == 1:
                 raise
@@ -104,6 +105,12 @@ def prepare_panel(frames: dict[str, ValidFrame], cfg: FitConfig) -> Panel:
             raise DataError(f"series {name!r} (the splits start at {val_start} and {test_start}): "
                             f"{err}; drop this series or give it more history") from None
     first = prepared[0]
+    if any(not np.array_equal(q.anchor_offsets, first.anchor_offsets) for q in prepared):
+        # One network, one anchor: the last value, where the series' validation rows disagree.
+        last = np.zeros(first.horizon, dtype=np.int64)
+        note = "forecasts are changes from the last value (the series disagree on the seasonal anchor)"
+        prepared = [replace(q, anchor_offsets=last, notes=(*q.notes[:1], note)) for q in prepared]
+        first = prepared[0]
     for name, p in zip(frames, prepared):
         if p.input_names != first.input_names or p.transform != first.transform:
             raise DataError(f"series {name!r} has inputs {p.input_names} ({p.transform}), the first "

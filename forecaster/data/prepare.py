@@ -19,8 +19,13 @@ Transforms (`transform`), which decide what the network sees and predicts:
   a column's transform); the network predicts the next H log returns of each target, mapped
   back to prices by compounding from the last observed price. Scale-free: prices that leave
   their training range (AAPL rose tenfold) stay in range for the network.
-- "delta" (default for sensors): inputs are standardized levels; the network predicts each
-  step's change from the last observed target value, added back at the output.
+- "delta" (default for sensors): standardized levels in; the network predicts each step's
+  change from its anchor, added back at the output. The anchor is the last value or, where
+  seasonal naive was far better than naive on the validation windows, the value one season
+  before the target (`forecaster.data.season`, `--anchor`).
+- "window": scale-free inputs: each window sees its data columns relative to their own values
+  at its cutoff (so a trend or a level shift never leaves the training range); changes from
+  the anchor out, as "delta".
 - "level": standardized levels in, standardized levels out.
 """
 
@@ -34,9 +39,11 @@ import pandas as pd
 
 from forecaster.config import TRANSFORMS, check_sizes
 from forecaster.data.frame import ValidFrame, ticks
+from forecaster.data.season import choose_anchor, detect_season
 from forecaster.errors import ConfigError, DataError
 
 SPLITS = ("train", "val", "test")
+RELATIVE = ("delta", "window")  # transforms whose network predicts changes from an anchor
 COLUMN_TRANSFORMS = ("log_return", "diff", "level")  # what one data column becomes before scaling
 
 
@@ -75,6 +82,8 @@ class Prepared:
     season: int
     freq: pd.Timedelta | None
     kind: str
+    anchor_offsets: np.ndarray  # (H,) rows from the cutoff to each step's anchor (<= 0; see data.season)
+    notes: tuple[str, ...] = ()  # what was detected or chosen (season, anchor)
 
     @property
     def n_features(self) -> int:
@@ -82,8 +91,14 @@ class Prepared:
 
     @property
     def relative(self) -> bool:
-        """The network predicts the change from the target at the cutoff (delta transform)."""
-        return self.transform == "delta"
+        """The network predicts each step's change from its anchor (delta and window transforms)."""
+        return self.transform in RELATIVE
+
+    @property
+    def relative_inputs(self) -> int:
+        """Leading input columns each window sees relative to their value at its cutoff: the data
+        columns under the window transform, else none."""
+        return len(self.column_transforms) if self.transform == "window" else 0
 
     def target_frame(self) -> pd.DataFrame:
         """The targets in original units over every row, as a frame indexed by time."""
@@ -93,9 +108,15 @@ class Prepared:
         """(N,) row of each window's last input, the cutoff."""
         return self.starts[split] + self.lookback - 1
 
+    def anchors(self, split: str) -> np.ndarray:
+        """(N, H, C) anchor level of each step of `split`'s windows (the last value, or the value
+        one season before the target)."""
+        return self.levels[self.cutoffs(split)[:, None] + self.anchor_offsets]
+
     def to_levels(self, pred: np.ndarray, split: str) -> np.ndarray:
         """Model-space predictions (N, H, C) for `split`'s windows -> original units (N, H, C)."""
-        return to_levels(pred, self.levels[self.cutoffs(split)], self.transform, self.target_scaler)
+        anchor = self.anchors(split) if self.relative else self.levels[self.cutoffs(split)]
+        return to_levels(pred, anchor, self.transform, self.target_scaler)
 
     def target_rows(self, split: str) -> np.ndarray:
         """(N, H) row of each of `split`'s window targets."""
@@ -187,19 +208,21 @@ def _moments(col: np.ndarray, skip: np.ndarray) -> tuple[float, float]:
 
 
 def to_levels(pred: np.ndarray, anchor: np.ndarray, transform: str, target_scaler: Scaler) -> np.ndarray:
-    """Model-space forecasts (N, H, C) -> original units, from the (N, C) levels at the cutoffs."""
-    anchor = anchor[:, None, :]  # (N, C) -> (N, 1, C)
+    """Model-space forecasts (N, H, C) -> original units, from the (N, C) levels at the cutoffs
+    (or, for the relative transforms, the (N, H, C) anchor of each step)."""
+    anchor = anchor[:, None, :] if anchor.ndim == 2 else anchor  # (N, C) -> (N, 1, C)
     if transform == "log_return":
         with np.errstate(over="ignore"):  # an exploded forecast becomes inf; callers refuse it by name
             return anchor * np.exp(np.cumsum(target_scaler.inverse(pred), axis=1))
-    if transform == "delta":
+    if transform in RELATIVE:
         return anchor + pred * target_scaler.std
     return target_scaler.inverse(pred)
 
 
 def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.15,
             test_size: float = 0.15, transform: str = "auto", calendar: bool = True,
-            stride: int = 1, bounds: dict[str, tuple[int, int]] | None = None) -> Prepared:
+            stride: int = 1, bounds: dict[str, tuple[int, int]] | None = None,
+            anchor: str = "auto") -> Prepared:
     """Split chronologically, transform, fit scalers on train, and find every valid window.
 
     `bounds` (split -> [first, end) rows) replaces the fractional split, e.g. for backtest folds.
@@ -221,14 +244,22 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
         if len(starts[split]) == 0:
             raise DataError(_too_short(split, T, lookback, horizon, bounds[split], val_size, test_size))
     levels = frame.data[frame.targets].to_numpy()  # a view where the frame has one target
+    train = slice(*bounds["train"])
+    season, season_note = (frame.season, None) if frame.kind == "price" else \
+        detect_season(levels[train], frame.segment[train], frame.freq, frame.season)
+    offsets, anchor_note = np.zeros(horizon, dtype=np.int64), None
+    if transform in RELATIVE:
+        val_cutoffs = starts["val"] + lookback - 1
+        offsets, anchor_note = choose_anchor(levels, val_cutoffs, horizon, season, lookback, anchor)
     return Prepared(index=frame.data.index, levels=levels,
                     inputs=inputs, targets=inputs[:, :C],  # a view: inputs start with the scaled targets
                     input_names=names, target_names=list(frame.targets), transform=transform,
                     column_transforms=transforms,
                     input_scaler=scaler, target_scaler=Scaler(scaler.mean[:C], scaler.std[:C]),
                     lookback=lookback, horizon=horizon, bounds=bounds, starts=starts,
-                    segment=frame.segment, filled=frame.filled, season=frame.season,
-                    freq=frame.freq, kind=frame.kind)
+                    segment=frame.segment, filled=frame.filled, season=season,
+                    freq=frame.freq, kind=frame.kind, anchor_offsets=offsets,
+                    notes=tuple(n for n in (season_note, anchor_note) if n))
 
 
 def window_starts(segment: np.ndarray, lookback: int, horizon: int, first: int, end: int,

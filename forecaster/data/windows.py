@@ -27,19 +27,26 @@ class WindowDataset(Dataset):
 
     Indexed by a whole batch of window numbers at once (use with `WindowBatches` and
     `batch_size=None`), it returns x (B, L, F) and y (B, H, C). With `relative=True` the
-    targets are the change from the target at the cutoff (row s+L-1).
+    targets are each step's change from its anchor: the target at the cutoff (row s+L-1) plus
+    `anchor_offsets[h]` rows (0: the last value; -season + h: one season before the target).
+    With `relative_inputs=k`, the first k input columns are taken relative to their value at
+    the cutoff (see `relative_to_cutoff`).
     """
 
     def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, starts: torch.Tensor,
-                 lookback: int, horizon: int, relative: bool = False) -> None:
+                 lookback: int, horizon: int, relative: bool = False,
+                 anchor_offsets: torch.Tensor | None = None, relative_inputs: int = 0) -> None:
         self.inputs = inputs  # (T, F)
         self.targets = targets  # (T, C)
         self.starts = starts  # (N,)
         self.lookback = lookback
         self.horizon = horizon
         self.relative = relative
+        self.relative_inputs = relative_inputs
         self._x_offsets = torch.arange(lookback)  # (L,)
         self._y_offsets = torch.arange(lookback, lookback + horizon)  # (H,)
+        anchor = anchor_offsets if anchor_offsets is not None else torch.zeros(horizon, dtype=torch.int64)
+        self._anchor_offsets = lookback - 1 + anchor  # (H,) rows from the window start
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -49,8 +56,18 @@ class WindowDataset(Dataset):
         x = self.inputs[s[:, None] + self._x_offsets]  # (B, L) rows -> (B, L, F)
         y = self.targets[s[:, None] + self._y_offsets]  # (B, H) rows -> (B, H, C)
         if self.relative:
-            y = y - self.targets[s + self.lookback - 1][:, None, :]  # (B, C) -> (B, 1, C)
+            y = y - self.targets[s[:, None] + self._anchor_offsets]  # (B, H) rows -> (B, H, C)
+        if self.relative_inputs:
+            x = relative_to_cutoff(x, self.relative_inputs)
         return x, y
+
+
+def relative_to_cutoff(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Windows (B, L, F) with their first k columns minus each window's value at its cutoff
+    (its last row): scale-free inputs, whatever level the series has drifted to. In place on a
+    freshly gathered batch."""
+    x[..., :k] -= x[:, -1:, :k].clone()  # (B, L, k) - (B, 1, k)
+    return x
 
 
 class WindowBatches(Sampler):
@@ -93,7 +110,7 @@ class WindowDataModule(L.LightningDataModule):
 
     def __init__(self, inputs: np.ndarray, targets: np.ndarray, starts: dict[str, np.ndarray],
                  lookback: int, horizon: int, relative: bool = False, batch_size: int = 64,
-                 seed: int = 0) -> None:
+                 seed: int = 0, anchor_offsets: np.ndarray | None = None, relative_inputs: int = 0) -> None:
         super().__init__()
         # Shared with the arrays given, strided or not: no copy of a long series.
         self.inputs = torch.from_numpy(np.asarray(inputs, dtype=np.float32))  # (T, F)
@@ -102,6 +119,8 @@ class WindowDataModule(L.LightningDataModule):
         self.lookback = lookback
         self.horizon = horizon
         self.relative = relative
+        self.anchor_offsets = None if anchor_offsets is None else torch.as_tensor(anchor_offsets, dtype=torch.int64)
+        self.relative_inputs = relative_inputs
         self.batch_size = batch_size
         self.seed = seed
 
@@ -115,7 +134,7 @@ class WindowDataModule(L.LightningDataModule):
 
     def dataset(self, split: str) -> WindowDataset:
         return WindowDataset(self.inputs, self.targets, self.starts[split], self.lookback,
-                             self.horizon, self.relative)
+                             self.horizon, self.relative, self.anchor_offsets, self.relative_inputs)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         ds = self.dataset(split)

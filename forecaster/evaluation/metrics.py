@@ -87,5 +87,6 @@ def split_info(p: Prepared, split: str, n_windows: int) -> dict:
                  "windows": int(len(p.starts[k]))} for k, (a, b) in p.bounds.items()}
     return {"evaluated": split, "windows": n_windows, "lookback": p.lookback,
             "horizon": p.horizon, "season": p.season, "transform": p.transform,
+            "anchor": "seasonal" if p.anchor_offsets.any() else "last",
             "freq": p.freq.isoformat() if p.freq is not None else None,
             "targets": p.target_names, **spans}

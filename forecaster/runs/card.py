@@ -71,12 +71,18 @@ class ModelCard:
     loss: str
     many: bool  # several series: forecasts carry a `series` column
     series: list[SeriesCard]
+    anchor_offsets: list[int]  # (H,) rows from the cutoff to each step's anchor (forecaster.data.season)
     forecaster_version: str = field(default=__version__)
 
     @property
     def inputs(self) -> list[str]:
         """Every network input column, in order: targets, features, calendar."""
         return [*self.targets, *self.features, *self.calendar]
+
+    @property
+    def relative_inputs(self) -> int:
+        """Leading input columns each window sees relative to its cutoff (the window transform)."""
+        return len(self.targets) + len(self.features) if self.transform == "window" else 0
 
     @property
     def finished(self) -> bool:
@@ -91,7 +97,8 @@ class ModelCard:
             "targets": self.targets, "features": self.features, "calendar": self.calendar,
             "kind": self.kind, "season": self.season,
             "freq": self.freq.isoformat() if self.freq is not None else None,
-            "loss": self.loss, "many": self.many, "series": [s.to_dict() for s in self.series],
+            "loss": self.loss, "many": self.many, "anchor_offsets": self.anchor_offsets,
+            "series": [s.to_dict() for s in self.series],
         }, indent=2)
 
     @classmethod
@@ -115,6 +122,7 @@ class ModelCard:
                        calendar=list(d["calendar"]), kind=d["kind"], season=int(d["season"]),
                        freq=pd.Timedelta(d["freq"]) if d["freq"] else None, loss=d["loss"],
                        many=bool(d["many"]), series=[SeriesCard.from_dict(s) for s in d["series"]],
+                       anchor_offsets=[int(o) for o in d["anchor_offsets"]],
                        forecaster_version=d["forecaster_version"])
         except (KeyError, TypeError, ValueError) as err:
             raise ConfigError(f"{source} is missing or corrupt ({type(err).__name__}: {err}); "

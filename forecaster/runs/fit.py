@@ -54,7 +54,8 @@ def train_and_write(cfg: FitConfig, run_dir: Path, writer: bool, trainer: L.Trai
         atomic_write_text(run_dir / "model.json", model_card(cfg, panel, many=many).to_json())
     net = train_network(cfg, cfg.model, panel, data, trainer, resume_from=last)
     evaluations = evaluate_network(net, panel, data)
-    notes = [f"{name}: {n}" if many else n for name, fr in frames.items() for n in fr.notes]
+    notes = [f"{name}: {n}" if many else n for (name, fr), p in zip(frames.items(), panel.prepared)
+             for n in (*fr.notes, *p.notes)]
     data_block = {"source": data_label(cfg), "kind": panel.first.kind, "series": len(panel.names),
                   "rows": int(panel.offsets[-1]), "inputs": panel.first.input_names, "notes": notes}
     if many:

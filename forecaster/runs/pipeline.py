@@ -166,5 +166,6 @@ def model_card(cfg: FitConfig, panel: Panel, evaluations: list[SeriesEvaluation]
         horizon=p.horizon, transform=p.transform, targets=list(p.target_names),
         features=p.input_names[len(p.target_names):n_data], calendar=p.input_names[n_data:],
         kind=p.kind, season=p.season, freq=p.freq, loss=cfg.loss, many=many,
+        anchor_offsets=[int(o) for o in p.anchor_offsets],
         series=[SeriesCard(name, q.column_transforms, q.input_scaler, c)
                 for name, q, c in zip(panel.names, panel.prepared, conformal)])

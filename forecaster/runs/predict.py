@@ -24,8 +24,9 @@ import torch
 from forecaster._io import atomic_write, atomic_write_text
 from forecaster.config import FitConfig, load_yaml, make_config
 from forecaster.data.frame import ValidFrame, ticks
-from forecaster.data.prepare import model_inputs, to_levels
+from forecaster.data.prepare import RELATIVE, model_inputs, to_levels
 from forecaster.data.select import load_series
+from forecaster.data.windows import relative_to_cutoff
 from forecaster.errors import ConfigError, DataError
 from forecaster.nets.build import build_network
 from forecaster.report.forecast import forecast_page
@@ -85,6 +86,8 @@ def forecast(run: str | Path, csv: str | None = None, time_col: str | None = Non
         data_cfg = replace(cfg, offline=offline or cfg.offline, target=card.targets, features=features)
     frames = matched_series(card, load_series(data_cfg))
     x = torch.from_numpy(np.stack([last_window(card, s, frames[s.name]) for s in card.series]))  # S x (L, F) -> (S, L, F)
+    if card.relative_inputs:
+        x = relative_to_cutoff(x, card.relative_inputs)
     with torch.inference_mode():
         mean, _ = loaded.module.distribution(x)  # (S, L, F) -> (S, H, C)
     mean = mean.numpy().astype("float64")
@@ -93,7 +96,9 @@ def forecast(run: str | Path, csv: str | None = None, time_col: str | None = Non
     for i, s in enumerate(card.series):
         frame = frames[s.name]
         levels = frame.data[card.targets].to_numpy(dtype="float64")
-        point = to_levels(mean[i:i + 1], levels[-1:], card.transform, s.target_scaler(C))  # (1, H, C)
+        anchor = levels[len(levels) - 1 + np.asarray(card.anchor_offsets)][None]  # (H, C) -> (1, H, C)
+        point = to_levels(mean[i:i + 1], anchor if card.transform in RELATIVE else levels[-1:],
+                          card.transform, s.target_scaler(C))  # (1, H, C)
         if not np.isfinite(point).all():
             raise DataError(f"the forecast of {s.name!r} is not finite (inf or NaN): the new data drive "
                             f"the model far outside what it was trained on; check the data after "

@@ -1,0 +1,101 @@
+"""Seasonality: the period a series repeats with, detected on its training rows, and the anchor
+a relative forecast starts from, chosen on its validation rows. numpy and pandas only.
+
+- `detect_season`: the candidate periods come from the sampling step (a day and a week for
+  intraday logs, a week and a year for daily ones, a year for weekly or monthly ones); the one
+  whose autocorrelation of the first differences over the training rows is highest (the
+  shorter one when a longer period, a multiple, scores about the same), and at least
+  `MIN_AUTOCORRELATION`, is the season. Without one, the season stays the one the
+  sampling step suggests (`forecaster.data.frame`), used by the seasonal-naive baseline only.
+- `choose_anchor`: the network of a relative transform predicts each step's change from an
+  anchor known at the cutoff: the last value (naive) or the value one season before the
+  target (seasonal naive). "auto" takes the seasonal anchor where seasonal naive's MAE on the
+  validation windows (never the test ones) is under `SEASONAL_ANCHOR_RATIO` of naive's; the
+  seasonal anchor needs the season to fit in the lookback window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+MIN_AUTOCORRELATION = 0.2  # of the first differences at the season's lag
+# "auto" anchors on the value one season back only where seasonal naive's validation MAE is
+# under this share of naive's: a series that mostly repeats its season (climate normals, load
+# profiles). Where the season helps less, the network does better from the last value, which
+# it sees with the whole season inside its window.
+SEASONAL_ANCHOR_RATIO = 0.5
+
+
+def candidate_periods(freq: pd.Timedelta | None) -> list[int]:
+    """Periods (in rows) worth testing for a sensor log sampled every `freq`."""
+    if freq is None:  # trading sessions: prices keep the trading week of the frame
+        return []
+    day, week, year = pd.Timedelta(days=1), pd.Timedelta(days=7), pd.Timedelta(days=365.25)
+    if freq < day:
+        return [int(span / freq) for span in (day, week) if span % freq == pd.Timedelta(0)]
+    if freq == day:
+        return [7, 365]
+    if freq == week:
+        return [52]
+    if pd.Timedelta(days=28) <= freq <= pd.Timedelta(days=31):
+        return [12]
+    return [round(year / freq)] if freq < year / 4 else []
+
+
+def autocorrelation(x: np.ndarray, lag: int) -> float:
+    """Autocorrelation of a (T,) series at `lag` (NaN ignored)."""
+    a, b = x[lag:], x[:-lag]
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3:
+        return float("nan")
+    a, b = a[ok] - a[ok].mean(), b[ok] - b[ok].mean()
+    denom = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / denom) if denom > 0 else float("nan")
+
+
+def detect_season(levels: np.ndarray, segment: np.ndarray, freq: pd.Timedelta | None,
+                  fallback: int) -> tuple[int, str]:
+    """The season of (T, C) training `levels` and a sentence saying how it was found."""
+    diffs = np.diff(levels.astype(np.float64), axis=0)  # (T - 1, C)
+    diffs[segment[1:] != segment[:-1]] = np.nan  # no difference across a gap
+    scores = {}
+    for m in candidate_periods(freq):
+        if len(diffs) >= 3 * m:  # at least three seasons of training rows
+            scores[m] = float(np.nanmean([autocorrelation(diffs[:, c], m) for c in range(diffs.shape[1])]))
+    scores = {m: s for m, s in scores.items() if np.isfinite(s)}
+    if scores:
+        top = max(scores.values())  # a week repeats the day too: the shortest period near the top
+        best = min(m for m, s in scores.items() if s >= top - 0.05)
+        if scores[best] >= MIN_AUTOCORRELATION:
+            return best, (f"season {best} steps, detected on the training rows (autocorrelation of the "
+                          f"changes {scores[best]:.2f})")
+    tested = ", ".join(f"{m} ({s:.2f})" for m, s in scores.items()) or "none with enough training rows"
+    return fallback, f"season {fallback} steps from the sampling step; no seasonality detected (tested {tested})"
+
+
+def seasonal_offsets(season: int, horizon: int) -> np.ndarray:
+    """(H,) rows from the cutoff to the value one season before each step's target (<= 0)."""
+    h = np.arange(1, horizon + 1)
+    return h - season * np.ceil(h / season).astype(np.int64)
+
+
+def choose_anchor(levels: np.ndarray, cutoffs: np.ndarray, horizon: int, season: int,
+                  lookback: int, anchor: str = "auto") -> tuple[np.ndarray, str]:
+    """(H,) anchor offsets from the cutoff (all 0: the last value) and why: `anchor` "last" or
+    "seasonal" as asked, "auto" decided on the validation windows whose `cutoffs` are given."""
+    last = np.zeros(horizon, dtype=np.int64)
+    if anchor == "last":
+        return last, "forecasts are changes from the last value (--anchor last)"
+    if season <= 1 or season > lookback:
+        why = "the season is longer than the lookback" if season > lookback else "no season"
+        return last, f"forecasts are changes from the last value ({why})"
+    target_rows = cutoffs[:, None] + np.arange(1, horizon + 1)  # (N, H)
+    actual = levels[target_rows]  # (N, H, C)
+    naive = np.abs(actual - levels[cutoffs][:, None, :]).mean()
+    offsets = seasonal_offsets(season, horizon)
+    seasonal = np.abs(actual - levels[cutoffs[:, None] + offsets]).mean()
+    compared = f"validation MAE: seasonal naive {seasonal:.4g}, naive {naive:.4g}"
+    if anchor == "seasonal" or seasonal < SEASONAL_ANCHOR_RATIO * naive:
+        return offsets, f"forecasts are changes from the value one season back ({compared})"
+    return last, f"forecasts are changes from the last value ({compared})"
