@@ -162,7 +162,7 @@ def table(rows: list[dict]) -> list[list[str]]:
 
 def plain(rows: list[dict]) -> str:
     cells = table(rows)
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(COLUMNS)]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(COLUMNS)]
     numeric = {"rows", "season", "model MAE", "/naive", "/seasonal", "/best", "DM p naive", "train s", "wall s"}
     def line(values):
         return "  ".join(v.rjust(w) if COLUMNS[i] in numeric else v.ljust(w)
@@ -202,6 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, help="write the CSVs here and keep them (default: a temporary folder)")
     p.add_argument("--runs", type=Path, help="keep the run folders and fit logs here (default: temporary)")
     p.add_argument("--markdown", type=Path, help="also write the table as markdown to this file")
+    # `--extra "--model gru"`: argparse would take a value starting with "--" for an option
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for i in range(len(argv) - 1):
+        if argv[i] == "--extra":
+            argv[i:i + 2] = [f"--extra={argv[i + 1]}"]
+            break
     args = p.parse_args(argv)
 
     if args.only:
