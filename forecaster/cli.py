@@ -26,8 +26,8 @@ from forecaster.errors import ConfigError, ForecasterError
 GROUPS = {"data": "data (one of --ticker, --dataset, --csv; default: the embedded AAPL prices)",
           "windows": "windows and splits", "model": "network", "training": "training (Lightning)",
           "output": "output", "commands": "this command's own options"}
-# Config fields that belong to one command only: its flags appear on that command alone.
-COMMAND_FIELDS = {"models": "compare", "folds": "backtest", "window": "backtest", "fine_tune": "backtest"}
+# Config fields that belong to one command only (their `command` metadata): flags of that command alone.
+COMMAND_FIELDS = {name: f.metadata["command"] for name, f in FIELDS.items() if "command" in f.metadata}
 
 
 class Parser(argparse.ArgumentParser):

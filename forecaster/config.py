@@ -89,10 +89,10 @@ class FitConfig:
     num_nodes: int = _f(1, "Lightning num_nodes: machines taking part in distributed training", "training")
     # output
     # commands
-    models: list[str] | None = _f(None, "compare: networks to compare, comma-separated (default: rnn,jordan,lstm,cifg,gru,seq2seq,seq2seq-attn)", "commands", list=True)
-    folds: int = _f(5, "backtest: number of rolling-origin folds", "commands")
-    window: str = _f("expanding", "backtest: training rows of each fold, expanding (all before the cutoff) or sliding (a fixed number of recent rows)", "commands")
-    fine_tune: bool = _f(False, "backtest: start each fold from the previous fold's weights instead of afresh", "commands")
+    models: list[str] | None = _f(None, "compare: networks to compare, comma-separated (default: rnn,jordan,lstm,cifg,gru,seq2seq,seq2seq-attn)", "commands", list=True, command="compare")
+    folds: int = _f(5, "backtest: number of rolling-origin folds", "commands", command="backtest")
+    window: str = _f("expanding", "backtest: training rows of each fold, expanding (all before the cutoff) or sliding (a fixed number of recent rows)", "commands", command="backtest")
+    fine_tune: bool = _f(False, "backtest: start each fold from the previous fold's weights instead of afresh", "commands", command="backtest")
     # output
     out: str | None = _f(None, "run folder (default: runs/<data>-<model>-<time>)", "output")
     overwrite: bool = _f(False, "replace the files of an existing run folder", "output")

@@ -83,6 +83,7 @@ class Prepared:
     freq: pd.Timedelta | None
     kind: str
     anchor_offsets: np.ndarray  # (H,) rows from the cutoff to each step's anchor (<= 0; see data.season)
+    stride: int  # rows between consecutive window starts
     notes: tuple[str, ...] = ()  # what was detected or chosen (season, anchor)
 
     @property
@@ -109,14 +110,12 @@ class Prepared:
         return self.starts[split] + self.lookback - 1
 
     def anchors(self, split: str) -> np.ndarray:
-        """(N, H, C) anchor level of each step of `split`'s windows (the last value, or the value
-        one season before the target)."""
-        return self.levels[self.cutoffs(split)[:, None] + self.anchor_offsets]
+        """What `split`'s forecasts are mapped back from (see `anchor_levels`)."""
+        return anchor_levels(self.levels, self.cutoffs(split), self.transform, self.anchor_offsets)
 
     def to_levels(self, pred: np.ndarray, split: str) -> np.ndarray:
         """Model-space predictions (N, H, C) for `split`'s windows -> original units (N, H, C)."""
-        anchor = self.anchors(split) if self.relative else self.levels[self.cutoffs(split)]
-        return to_levels(pred, anchor, self.transform, self.target_scaler)
+        return to_levels(pred, self.anchors(split), self.transform, self.target_scaler)
 
     def target_rows(self, split: str) -> np.ndarray:
         """(N, H) row of each of `split`'s window targets."""
@@ -207,6 +206,15 @@ def _moments(col: np.ndarray, skip: np.ndarray) -> tuple[float, float]:
     return mean, (sq / max(count, 1)) ** 0.5
 
 
+def anchor_levels(levels: np.ndarray, cutoffs: np.ndarray, transform: str, offsets: np.ndarray) -> np.ndarray:
+    """The levels forecasts at `cutoffs` (N,) are mapped back from: for the relative transforms
+    each step's anchor (N, H, C), the last value or the value one season before the target;
+    otherwise the (N, C) levels at the cutoffs."""
+    if transform in RELATIVE:
+        return levels[cutoffs[:, None] + offsets]  # (N, H) rows -> (N, H, C)
+    return levels[cutoffs]
+
+
 def to_levels(pred: np.ndarray, anchor: np.ndarray, transform: str, target_scaler: Scaler) -> np.ndarray:
     """Model-space forecasts (N, H, C) -> original units, from the (N, C) levels at the cutoffs
     (or, for the relative transforms, the (N, H, C) anchor of each step)."""
@@ -258,7 +266,7 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
                     input_scaler=scaler, target_scaler=Scaler(scaler.mean[:C], scaler.std[:C]),
                     lookback=lookback, horizon=horizon, bounds=bounds, starts=starts,
                     segment=frame.segment, filled=frame.filled, season=season,
-                    freq=frame.freq, kind=frame.kind, anchor_offsets=offsets,
+                    freq=frame.freq, kind=frame.kind, anchor_offsets=offsets, stride=stride,
                     notes=tuple(n for n in (season_note, anchor_note) if n))
 
 

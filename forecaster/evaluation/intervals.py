@@ -98,7 +98,7 @@ def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray,
 def gaussian_bounds(p: Prepared, split: str, mean: np.ndarray, std: np.ndarray,
                     level: float) -> tuple[np.ndarray, np.ndarray]:
     """Model-space Gaussian (N, H, C) -> interval bounds in original units."""
-    anchor = p.anchors(split) if p.relative else p.levels[p.cutoffs(split)]
+    anchor = p.anchors(split)
     if p.transform == "log_return":  # returns add up: std of the cumulative return (independent steps)
         cum_std = np.sqrt(np.cumsum((std * p.target_scaler.std) ** 2, axis=1))
         centre = np.log(to_levels(mean, anchor, p.transform, p.target_scaler))

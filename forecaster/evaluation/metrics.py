@@ -16,7 +16,7 @@ import numpy as np
 
 from forecaster.data.prepare import Prepared
 from forecaster.evaluation.baselines import baseline_forecasts
-from forecaster.evaluation.significance import diebold_mariano, window_losses
+from forecaster.evaluation.significance import diebold_mariano, shared_steps, window_losses
 from forecaster.evaluation.tables import verdict
 
 METRICS = ("MAE", "RMSE", "sMAPE", "MASE")
@@ -59,17 +59,18 @@ def scores(actual: np.ndarray, forecast: np.ndarray, observed: np.ndarray,
     return out
 
 
-def evaluate(p: Prepared, pred_levels: np.ndarray, model_name: str, split: str = "test") -> dict:
-    """The metrics.json body: model, baselines, the verdict against naive, and the split."""
+def evaluate(p: Prepared, pred_levels: np.ndarray, model_name: str, split: str = "test",
+             baselines: dict[str, np.ndarray] | None = None) -> dict:
+    """The metrics.json body: model, baselines, the verdict against naive, and the split.
+    `baselines` are `baseline_forecasts(p, split)` where the caller has them already."""
     actual = p.actuals(split)
     observed = observed_targets(p, split)
     scale = naive_scale(p)
     model = {"name": model_name, **scores(actual, pred_levels, observed, scale)}
-    forecasts = baseline_forecasts(p, split)
+    forecasts = baselines if baselines is not None else baseline_forecasts(p, split)
     baselines = {name: {"name": name, **scores(actual, f, observed, scale)} for name, f in forecasts.items()}
     ratio = model["MAE"] / baselines["naive"]["MAE"]
-    # Windows `stride` rows apart share ceil(H / stride) - 1 steps' targets: the lags to account for.
-    lags = -(-p.horizon // max(int(np.diff(p.starts[split][:2])[0]) if len(p.starts[split]) > 1 else 1, 1))
+    lags = shared_steps(p.horizon, p.stride)
     model_loss = window_losses(actual, pred_levels, observed)
     significance = {name: diebold_mariano(model_loss, window_losses(actual, f, observed), lags)
                     for name, f in forecasts.items() if name != "drift"}

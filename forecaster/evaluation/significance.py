@@ -46,6 +46,12 @@ class DieboldMariano:
                    d["mean_loss_difference"] if d["mean_loss_difference"] is not None else nan)
 
 
+def shared_steps(horizon: int, stride: int) -> int:
+    """How many steps' targets windows `stride` rows apart can share: ceil(H / stride), the
+    lags (0 .. this - 1) their loss differentials are autocorrelated over."""
+    return -(-horizon // max(stride, 1))
+
+
 def window_losses(actual: np.ndarray, forecast: np.ndarray, observed: np.ndarray) -> np.ndarray:
     """(N, H, C) -> (N,) mean absolute error of each window over its observed targets."""
     err = np.where(observed, np.abs(forecast - actual), 0.0)

@@ -26,9 +26,9 @@ from forecaster.data.panel import Panel
 from forecaster.data.prepare import Prepared, prepare
 from forecaster.data.select import data_label, load_data, unit_label
 from forecaster.errors import ConfigError, DataError
-from forecaster.evaluation.baselines import BASELINES, baseline_forecasts
+from forecaster.evaluation.baselines import BASELINES
 from forecaster.evaluation.metrics import METRICS, naive_scale, observed_targets, scores
-from forecaster.evaluation.significance import diebold_mariano, window_losses
+from forecaster.evaluation.significance import diebold_mariano, shared_steps, window_losses
 from forecaster.evaluation.tables import forecast_frame, verdict
 from forecaster.report.backtest import write_backtest_report
 from forecaster.runs.folder import claimed, run_dir_for
@@ -130,7 +130,7 @@ def run_fold(cfg: FitConfig, p: Prepared, k: int, folder: Path, progress: bool,
     net = train_network(cfg, cfg.model, panel, data, trainer_for(cfg, folder, progress), init_state=init_state)
     ev = evaluate_network(net, panel, data)[0]
     cutoff = p.index[p.bounds["test"][0] - 1]
-    fold = Fold(k, cutoff, p, ev.pred, baseline_forecasts(p, "test"), ev.metrics)
+    fold = Fold(k, cutoff, p, ev.pred, ev.baselines, ev.metrics)
     return fold, {n: v.detach().clone() for n, v in net.module.network.state_dict().items()}
 
 
@@ -156,7 +156,7 @@ def backtest_metrics(cfg: FitConfig, folds: list[Fold], frame: ValidFrame) -> di
     ratio = aggregate["model"]["MAE"] / aggregate["baselines"]["naive"]["MAE"]
     naive = np.concatenate([f.baselines["naive"] for f in folds])  # windows in time order, fold by fold
     test = diebold_mariano(window_losses(actual, pred, observed), window_losses(actual, naive, observed),
-                           cfg.horizon)
+                           shared_steps(cfg.horizon, cfg.stride))
     out = {"schema": METRICS_SCHEMA, "kind": "backtest", "model": cfg.model, "folds": per_fold,
            "aggregate": aggregate, "mae_ratio_to_naive": ratio,
            "folds_beating_naive": sum(f["mae_ratio_to_naive"] < 1 for f in per_fold),

@@ -19,7 +19,6 @@ from forecaster.config import FitConfig, check_models, compare_models, dump_yaml
 from forecaster.data.panel import Panel
 from forecaster.data.windows import WindowDataModule
 from forecaster.data.select import data_label, unit_label
-from forecaster.evaluation.baselines import baseline_forecasts
 from forecaster.evaluation.tables import compare_summary, forecast_frame
 from forecaster.nets.build import count_parameters
 from forecaster.report.compare import write_compare_report
@@ -69,7 +68,7 @@ def train_and_write(cfg: FitConfig, run_dir: Path, frames: dict, panel: Panel, d
     metrics["data"] = {"source": data_label(cfg), "kind": p.kind, "series": 1, "rows": len(p.index),
                        "inputs": p.input_names, "notes": next(iter(frames.values())).notes}
     forecasts = forecast_frame(p, {**{n: e.pred for n, e in evals.items()},
-                                   **baseline_forecasts(p, "test")}, "test")
+                                   **next(iter(evals.values())).baselines}, "test")
     result = CompareResult(run_dir=run_dir, config=cfg, kind="compare", metrics=metrics,
                            forecasts=forecasts, unit=unit_label(cfg, p.target_names), prepared=p,
                            networks=nets)

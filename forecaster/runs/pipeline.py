@@ -60,11 +60,11 @@ class SeriesEvaluation:
     metrics: dict  # evaluate(): model, baselines, ratio, verdict, split; and intervals
     bounds: dict[str, np.ndarray]  # 80% and 95% conformal bounds of the test forecasts
     conformal: Conformal
+    baselines: dict[str, np.ndarray]  # each baseline's (N, H, C) test forecasts
 
     def forecasts(self, model: str) -> pd.DataFrame:
         """The long forecasts frame of this series: model, bounds and baselines."""
-        p = self.prepared
-        return forecast_frame(p, {model: self.pred, **self.bounds, **baseline_forecasts(p, "test")}, "test")
+        return forecast_frame(self.prepared, {model: self.pred, **self.bounds, **self.baselines}, "test")
 
 
 def prepare_data(cfg: FitConfig) -> tuple[dict[str, ValidFrame], Panel, WindowDataModule]:
@@ -124,11 +124,12 @@ def evaluate_network(net: TrainedNetwork, panel: Panel, data: WindowDataModule) 
     out = []
     for name, p, m, s, vm in zip(panel.names, panel.prepared, panel.per_series(mean, "test"), stds,
                                  panel.per_series(val_mean, "val")):
-        pred = p.to_levels(m, "test")
-        check_finite(net, name, pred, p.to_levels(vm, "val"))
-        metrics = evaluate(p, pred, net.name, "test")
-        metrics["intervals"], bounds, conformal = interval_metrics(p, p.to_levels(vm, "val"), pred, m, s)
-        out.append(SeriesEvaluation(name, p, pred, metrics, bounds, conformal))
+        pred, val_pred = p.to_levels(m, "test"), p.to_levels(vm, "val")
+        check_finite(net, name, pred, val_pred)
+        baselines = baseline_forecasts(p, "test")
+        metrics = evaluate(p, pred, net.name, "test", baselines)
+        metrics["intervals"], bounds, conformal = interval_metrics(p, val_pred, pred, m, s)
+        out.append(SeriesEvaluation(name, p, pred, metrics, bounds, conformal, baselines))
     return out
 
 

@@ -24,7 +24,7 @@ import torch
 from forecaster._io import atomic_write, atomic_write_text
 from forecaster.config import FitConfig, load_yaml, make_config
 from forecaster.data.frame import ValidFrame, ticks
-from forecaster.data.prepare import RELATIVE, model_inputs, to_levels
+from forecaster.data.prepare import anchor_levels, model_inputs, to_levels
 from forecaster.data.select import load_series
 from forecaster.data.windows import relative_to_cutoff
 from forecaster.errors import ConfigError, DataError
@@ -96,9 +96,9 @@ def forecast(run: str | Path, csv: str | None = None, time_col: str | None = Non
     for i, s in enumerate(card.series):
         frame = frames[s.name]
         levels = frame.data[card.targets].to_numpy(dtype="float64")
-        anchor = levels[len(levels) - 1 + np.asarray(card.anchor_offsets)][None]  # (H, C) -> (1, H, C)
-        point = to_levels(mean[i:i + 1], anchor if card.transform in RELATIVE else levels[-1:],
-                          card.transform, s.target_scaler(C))  # (1, H, C)
+        anchor = anchor_levels(levels, np.array([len(levels) - 1]), card.transform,
+                               np.asarray(card.anchor_offsets))
+        point = to_levels(mean[i:i + 1], anchor, card.transform, s.target_scaler(C))  # (1, H, C)
         if not np.isfinite(point).all():
             raise DataError(f"the forecast of {s.name!r} is not finite (inf or NaN): the new data drive "
                             f"the model far outside what it was trained on; check the data after "
