@@ -12,7 +12,7 @@ export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup setup-dev browser demo test bench eval clean
+.PHONY: setup setup-dev browser demo test bench eval ltsf clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ bench: setup
 eval: setup
 	$(BIN)/python -m pip install -q -e ".[eval]"
 	cd benchmarks && ../$(BIN)/python eval_unseen.py
+
+# The long-horizon benchmark on the embedded ETTh1: segrnn and the default LSTM at lookback 96,
+# horizons 96 to 720, beside SegRNN's published figures; writes LTSF.md (about 45 min on 2 cores).
+ltsf: setup
+	cd benchmarks && ../$(BIN)/python ltsf.py --runs ../runs/ltsf --markdown ../LTSF.md
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

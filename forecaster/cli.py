@@ -154,7 +154,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def print_panel_summary(metrics: dict) -> None:
-    from forecaster.evaluation.tables import vs_naive_label
+    from forecaster.evaluation.tables import standardized_line, vs_naive_label
 
     o = metrics["overall"]
     print(f"\n{metrics['data']['source']} · {o['series']} series · one {o['model']} model")
@@ -165,10 +165,11 @@ def print_panel_summary(metrics: dict) -> None:
     if o["series"] > 20:
         print(f"  ... and {o['series'] - 20} more in metrics.json")
     print("  mean MASE: " + ", ".join(f"{k} {v:.3f}" for k, v in o["mean_MASE"].items()))
+    print("  " + standardized_line(o["mean_standardized"], f"mean over {o['series']} series"))
 
 
 def print_summary(metrics: dict) -> None:
-    from forecaster.evaluation.tables import significance_line
+    from forecaster.evaluation.tables import significance_line, standardized_line
 
     s = metrics["split"]
     print(f"\n{metrics['data']['source']} · {metrics['model']['name']} · test {s['test']['start']} "
@@ -177,6 +178,7 @@ def print_summary(metrics: dict) -> None:
     print(f"  {'forecaster':<16}{'MAE':>12}{'RMSE':>12}{'sMAPE %':>10}{'MASE':>8}")
     for m in rows:
         print(f"  {m['name']:<16}{m['MAE']:>12.4g}{m['RMSE']:>12.4g}{m['sMAPE']:>10.3g}{m['MASE']:>8.3f}")
+    print(f"{metrics['model']['name']} {standardized_line(metrics['standardized'])}")
     print(significance_line(metrics["significance"]))
 
 
@@ -190,7 +192,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
           f"{s['test']['end']} · {s['windows']} windows · horizon {s['horizon']}")
     table = result.table().drop(columns="sMAPE")
     fmt = {"MAE": "{:.4g}", "vs naive %": "{:+.1f}%", "RMSE": "{:.4g}", "MASE": "{:.3f}",
-           "parameters": "{:,.0f}", "seconds": "{:.1f}", "best epoch": "{:.0f}"}
+           "parameters": "{:,.0f}", "recurrent steps": "{:.0f}", "seconds": "{:.1f}", "best epoch": "{:.0f}"}
     print(table.apply(lambda col: col.map(lambda v: "" if v != v else fmt[col.name].format(v))).to_string())
     print(f"{result.verdict}.")
     print(f"report: {result.report}")

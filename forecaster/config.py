@@ -24,7 +24,8 @@ from forecaster.errors import ConfigError
 DIRECT = ("rnn", "jordan", "lstm", "cifg", "gru")
 BIDIRECTIONAL = {"birnn": "rnn", "bilstm": "lstm", "bigru": "gru"}
 DECODING = ("seq2seq", "seq2seq-attn", "vec2seq")
-NETWORKS = (*DIRECT, *BIDIRECTIONAL, *DECODING)
+SEGMENTED = ("segrnn",)
+NETWORKS = (*DIRECT, *BIDIRECTIONAL, *DECODING, *SEGMENTED)
 
 
 def _f(default: Any, help: str, group: str, **kw: Any) -> Any:
@@ -57,6 +58,7 @@ class FitConfig:
     lookback: int = _f(64, "input window length L, in rows", "windows")
     horizon: int = _f(5, "forecast length H, in rows", "windows")
     val_size: float = _f(0.15, "validation fraction (chronological, after train)", "windows")
+    split_rows: list[int] | None = _f(None, "explicit train,validation,test row counts from the start, e.g. 8640,2880,2880 (the LTSF protocol; later rows unused); replaces --val-size and --test-size", "windows", list="int")
     test_size: float = _f(0.15, "test fraction (the most recent rows)", "windows")
     transform: str = _f("auto", "auto, log_return, delta, window or level (auto: log_return for prices, delta for sensors)", "windows")
     anchor: str = _f("auto", "window and delta transforms: forecast changes from the last value (last), from the value one season back (seasonal), or seasonal where seasonal naive's validation MAE is under half of naive's (auto)", "windows")
@@ -64,19 +66,23 @@ class FitConfig:
     stride: int = _f(1, "rows between consecutive window starts", "windows")
     batch_size: int = _f(64, "windows per batch", "windows")
     # model
-    model: str = _f("lstm", "network: rnn, jordan, lstm, cifg, gru, birnn, bilstm, bigru, seq2seq, seq2seq-attn, vec2seq", "model")
+    model: str = _f("lstm", "network: rnn, jordan, lstm, cifg, gru, birnn, bilstm, bigru, seq2seq, seq2seq-attn, vec2seq, segrnn", "model")
     hidden_size: int = _f(64, "hidden units per layer", "model")
     num_layers: int = _f(2, "stacked recurrent layers", "model")
     dropout: float = _f(0.0, "dropout between stacked layers", "model")
     nonlinearity: str = _f("tanh", "rnn and jordan: tanh or relu", "model")
     bidirectional: bool = _f(False, "read the input window both ways (rnn, lstm, gru, seq2seq encoders)", "model")
-    cell: str = _f("gru", "recurrent cell of seq2seq, seq2seq-attn and vec2seq: rnn, lstm or gru", "model")
+    cell: str = _f("gru", "recurrent cell of seq2seq, seq2seq-attn, vec2seq and segrnn: rnn, lstm or gru", "model")
+    segment_length: int = _f(0, "segrnn: rows per segment (0: the detected season where it is 2 to lookback/2 rows, else lookback/4 up to 24)", "model")
+    segment_decoding: str = _f("parallel", "segrnn: decode all future segments at once (parallel) or one after another, each fed the previous (recurrent)", "model")
+    norm: str = _f("last", "segrnn: per-window input normalization: last (subtract the last value), revin (also divide by the window's deviation, put back at the output) or none", "model")
     attention: str = _f("additive", "seq2seq-attn scoring: additive or dot", "model")
     teacher_forcing: float = _f(0.5, "seq2seq family: chance of feeding the true previous value in training", "model")
     teacher_forcing_decay: float = _f(0.9, "multiply the teacher-forcing ratio by this after each epoch", "model")
     # training
     loss: str = _f("mse", "mse (point forecast) or gaussian (mean and standard deviation, likelihood intervals)", "training")
     learning_rate: float = _f(1e-3, "Adam learning rate", "training")
+    lr_decay: float = _f(1.0, "multiply the learning rate by this after each epoch from the third on (1: constant)", "training")
     weight_decay: float = _f(0.0, "Adam weight decay", "training")
     max_epochs: int = _f(30, "epochs at most (early stopping may end sooner)", "training")
     patience: int = _f(5, "early stopping: epochs without a better validation loss", "training")
@@ -107,6 +113,8 @@ COMPARE_MODELS = ("rnn", "jordan", "lstm", "cifg", "gru", "seq2seq", "seq2seq-at
 TRANSFORMS = ("auto", "log_return", "window", "delta", "level")
 WINDOWS = ("expanding", "sliding")
 ANCHORS = ("auto", "last", "seasonal")
+SEGMENT_DECODING = ("parallel", "recurrent")  # see forecaster.nets.segrnn
+NORMS = ("last", "revin", "none")
 AMBIGUOUS = ("infer", "earliest", "latest", "drop")  # see forecaster.data.sources.files
 NONEXISTENT = ("raise", "shift_forward", "shift_backward", "drop")
 
@@ -150,6 +158,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     f = FIELDS[name]
     if value is None:
         return None
+    if f.metadata.get("list") == "int":
+        return _row_counts(name, value, source)
     if f.metadata.get("list"):
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
@@ -175,6 +185,19 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name} in {source} must be {kind.__name__}, got {value!r}") from None
+
+
+def _row_counts(name: str, value: Any, source: str) -> list[int]:
+    items = value.split(",") if isinstance(value, str) else value
+    flag = f"--{name.replace('_', '-')}"
+    try:
+        counts = [int(str(i).strip()) for i in items]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{flag} in {source} must be three row counts, e.g. {flag} 8640,2880,2880") from None
+    if len(counts) != 3 or min(counts) < 1:
+        raise ConfigError(f"{flag} in {source} must be three positive row counts (train, validation, "
+                          f"test), e.g. {flag} 8640,2880,2880; got {value!r}")
+    return counts
 
 
 def names_in(value: str | None) -> list[str]:
@@ -220,7 +243,7 @@ def check_config(cfg: FitConfig) -> None:
     if cfg.model not in NETWORKS:
         raise ConfigError(f"unknown model {cfg.model!r}; choose one of {', '.join(NETWORKS)}")
     choices = {"nonlinearity": ("tanh", "relu"), "cell": ("rnn", "lstm", "gru"), "loss": ("mse", "gaussian"),
-               "attention": ("additive", "dot")}
+               "attention": ("additive", "dot"), "segment_decoding": SEGMENT_DECODING, "norm": NORMS}
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise ConfigError(f"unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(allowed)}")
@@ -241,6 +264,10 @@ def check_config(cfg: FitConfig) -> None:
             raise ConfigError(f"{name} must be >= 1, got {v}")
     if not 0 <= cfg.dropout < 1:
         raise ConfigError(f"dropout must be in [0, 1), got {cfg.dropout}")
+    if cfg.segment_length < 0:
+        raise ConfigError(f"segment_length must be >= 0 (0: chosen from the season), got {cfg.segment_length}")
+    if not 0 < cfg.lr_decay <= 1:
+        raise ConfigError(f"lr_decay must be in (0, 1], got {cfg.lr_decay}; e.g. 0.8, or 1 for a constant rate")
     if cfg.learning_rate <= 0:
         raise ConfigError(f"learning_rate must be > 0, got {cfg.learning_rate}; e.g. 1e-3")
     if cfg.patience < 0 or cfg.gradient_clip_val < 0 or cfg.weight_decay < 0 or cfg.max_gap < 0:

@@ -11,7 +11,7 @@ from forecaster.data.sources.yahoo import OfflineWarning, cache_dir
 
 def test_embedded_datasets_listed_and_loadable():
     table = list_datasets()
-    assert list(table.index) == ["aapl", "goog", "ibm", "msft", "jfk-weather"]
+    assert list(table.index) == ["aapl", "goog", "ibm", "msft", "jfk-weather", "etth1"]
     assert table.loc["aapl", "rows"] == 3270 and table.loc["goog", "rows"] == 2148
     jfk = load_dataset("jfk-weather")
     assert str(jfk.index.tz) == "UTC" and "temp" in jfk.columns and len(jfk) == 8706

@@ -20,7 +20,7 @@ from forecaster.config import FitConfig
 from forecaster.data.frame import ValidFrame
 from forecaster.data.prepare import SPLITS, Prepared, prepare
 from forecaster.data.windows import WindowDataModule
-from forecaster.errors import DataError
+from forecaster.errors import ConfigError, DataError
 
 
 @dataclass
@@ -55,9 +55,20 @@ class Panel:
         return np.split(values, np.cumsum(counts)[:-1])
 
 
-def split_bounds(frames: dict[str, ValidFrame], val_size: float, test_size: float
-                 ) -> list[dict[str, tuple[int, int]]]:
-    """Each series' train / validation / test rows [first, end), split at shared times."""
+def split_bounds(frames: dict[str, ValidFrame], val_size: float, test_size: float,
+                 split_rows: list[int] | None = None) -> list[dict[str, tuple[int, int]]]:
+    """Each series' train / validation / test rows [first, end), split at shared times, or
+    (one series) at the explicit row counts `split_rows` from the start, later rows unused."""
+    if split_rows:
+        if len(frames) > 1:
+            raise ConfigError("--split-rows counts the rows of one series; several series are split "
+                              "at shared times by --val-size and --test-size: drop --split-rows")
+        T = len(next(iter(frames.values())).data)
+        a, b, c = np.cumsum(split_rows).tolist()
+        if c > T:
+            raise DataError(f"--split-rows {','.join(map(str, split_rows))} needs {c} rows, the series "
+                            f"has {T} (after gap handling); give smaller counts")
+        return [{"train": (0, a), "val": (a, b), "test": (b, c)}]
     if len(frames) == 1:  # its own timestamps are the pooled ones: split by row fractions
         T = len(next(iter(frames.values())).data)
         a, b = int(round(T * (1 - val_size - test_size))), int(round(T * (1 - test_size)))
@@ -93,7 +104,8 @@ def split_times(frames: dict[str, ValidFrame], val_size: float, test_size: float
 def prepare_panel(frames: dict[str, ValidFrame], cfg: FitConfig) -> Panel:
     """Prepare each series with its own transforms and scalers and the shared split times."""
     prepared = []
-    for (name, frame), bounds in zip(frames.items(), split_bounds(frames, cfg.val_size, cfg.test_size)):
+    bounds_of = split_bounds(frames, cfg.val_size, cfg.test_size, cfg.split_rows)
+    for (name, frame), bounds in zip(frames.items(), bounds_of):
         try:
             prepared.append(prepare(frame, cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size,
                                     transform=cfg.transform, calendar=cfg.calendar,

@@ -4,6 +4,9 @@ Metrics (overall and per horizon step, for the model and every baseline):
 - MAE, RMSE, sMAPE (in %, 0..200) and MASE: MAE divided by the in-sample MAE of the one-step
   naive forecast on the training rows. MASE < 1 beats a one-step naive forecast made with
   hindsight; compare the model's MASE with the naive baseline's MASE at the same horizon.
+- `standardized` MSE and MAE of the model (the long-horizon benchmarks' convention, e.g. ETTh1):
+  each target standardized with the mean and population standard deviation of its levels on
+  the training rows, whatever the transform the network saw (`standardized_errors`).
 The baselines are those of `forecaster.evaluation.baselines`. `significance` holds the
 Diebold-Mariano test of the model against naive and seasonal naive
 (`forecaster.evaluation.significance`); the verdict says whether the difference is significant.
@@ -59,6 +62,23 @@ def scores(actual: np.ndarray, forecast: np.ndarray, observed: np.ndarray,
     return out
 
 
+def standardized_errors(train_levels: np.ndarray, actual: np.ndarray, forecast: np.ndarray,
+                        observed: np.ndarray | None = None) -> dict:
+    """MSE and MAE of (N, H, C) forecasts after standardizing each target with the mean and
+    standard deviation (ddof=0, as sklearn's StandardScaler) of its (R, C) `train_levels`:
+    per target over its observed windows and steps, then averaged over targets. A target
+    constant on the training rows has no scale: then the result is NaN (null in metrics.json)."""
+    std = np.asarray(train_levels, dtype=np.float64).std(axis=0)  # (C,), ddof=0
+    # The mean cancels in forecast - actual: the errors are divided by the scale alone.
+    err = (np.asarray(forecast, dtype=np.float64) - actual) / np.where(std > 0, std, 1.0)  # (N, H, C)
+    used = np.ones(err.shape, dtype=bool) if observed is None else observed.astype(bool)
+    count = used.sum(axis=(0, 1))  # (C,)
+    ok = (count > 0) & (std > 0)
+    mse = np.where(ok, np.where(used, err ** 2, 0.0).sum(axis=(0, 1)) / np.maximum(count, 1), np.nan)  # (C,)
+    mae = np.where(ok, np.where(used, np.abs(err), 0.0).sum(axis=(0, 1)) / np.maximum(count, 1), np.nan)  # (C,)
+    return {"MSE": float(np.mean(mse)), "MAE": float(np.mean(mae))}
+
+
 def evaluate(p: Prepared, pred_levels: np.ndarray, model_name: str, split: str = "test",
              baselines: dict[str, np.ndarray] | None = None) -> dict:
     """The metrics.json body: model, baselines, the verdict against naive, and the split.
@@ -67,6 +87,8 @@ def evaluate(p: Prepared, pred_levels: np.ndarray, model_name: str, split: str =
     observed = observed_targets(p, split)
     scale = naive_scale(p)
     model = {"name": model_name, **scores(actual, pred_levels, observed, scale)}
+    train_levels = p.levels[slice(*p.bounds["train"])]  # (R, C)
+    standardized = standardized_errors(train_levels, actual, pred_levels, observed)
     forecasts = baselines if baselines is not None else baseline_forecasts(p, split)
     baselines = {name: {"name": name, **scores(actual, f, observed, scale)} for name, f in forecasts.items()}
     ratio = model["MAE"] / baselines["naive"]["MAE"]
@@ -77,7 +99,7 @@ def evaluate(p: Prepared, pred_levels: np.ndarray, model_name: str, split: str =
     return {"model": model, "baselines": baselines, "mae_ratio_to_naive": float(ratio),
             "significance": {k: v.to_dict() for k, v in significance.items()},
             "verdict": verdict(model_name, ratio, test=significance["naive"]),
-            "split": split_info(p, split, len(actual))}
+            "standardized": standardized, "split": split_info(p, split, len(actual))}
 
 
 def split_info(p: Prepared, split: str, n_windows: int) -> dict:

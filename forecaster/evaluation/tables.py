@@ -48,10 +48,18 @@ def significance_line(significance: dict[str, dict]) -> str:
     return "Diebold-Mariano test of the model's MAE (two-sided, 5%): " + ", ".join(parts)
 
 
+def standardized_line(standardized: dict, over: str = "") -> str:
+    """The model's standardized test errors (see `forecaster.evaluation.metrics.standardized_errors`)
+    in one line, for the CLI and the report."""
+    where = f", {over}" if over else ""
+    return (f"standardized (train mean/std per target{where}): MSE {standardized['MSE']:.4f}, "
+            f"MAE {standardized['MAE']:.4f}")
+
+
 def overall_metrics(per_series: dict[str, dict]) -> dict:
     """How one model does across series: wins against naive (and significant ones), the
-    geometric mean of the MAE ratios, and each forecaster's mean MASE (scale-free, so it can be
-    averaged)."""
+    geometric mean of the MAE ratios, each forecaster's mean MASE and the model's mean
+    standardized MSE and MAE (scale-free, so they can be averaged)."""
     ratios = np.array([m["mae_ratio_to_naive"] for m in per_series.values()])
     first = next(iter(per_series.values()))
     model = first["model"]["name"]
@@ -60,11 +68,12 @@ def overall_metrics(per_series: dict[str, dict]) -> dict:
         mase[b] = float(np.mean([m["baselines"][b]["MASE"] for m in per_series.values()]))
     wins, n, geo = int((ratios < 1).sum()), len(ratios), float(np.exp(np.mean(np.log(ratios))))
     significant = sum(m["significance"]["naive"]["outcome"] == "better" for m in per_series.values())
+    standardized = {k: float(np.mean([m["standardized"][k] for m in per_series.values()])) for k in ("MSE", "MAE")}
     sentence = (f"{verdict(model, geo, f'over {n} series (geometric mean)')}; better than naive on "
                 f"{wins} of {n} series, significantly (Diebold-Mariano, 5%) on {significant}")
     return {"model": model, "series": n, "beats_naive": wins, "significantly_better": significant,
             "mae_ratio_to_naive": geo, "mae_ratio_median": float(np.median(ratios)),
-            "mean_MASE": mase, "verdict": sentence}
+            "mean_MASE": mase, "mean_standardized": standardized, "verdict": sentence}
 
 
 def compare_summary(models: dict[str, dict]) -> str:
@@ -81,12 +90,13 @@ def compare_summary(models: dict[str, dict]) -> str:
 
 def metric_rows(models: dict[str, dict], baselines: dict[str, dict], naive_mae: float) -> pd.DataFrame:
     """One row per forecaster (models, then baselines): MAE, its difference from naive, RMSE,
-    MASE, and for models any of parameters, seconds and best epoch they carry."""
+    MASE, and for models any of parameters, recurrent steps, seconds and best epoch they carry."""
     rows = []
     for name, m in [*models.items(), *baselines.items()]:
         row = {"forecaster": name, "MAE": m["MAE"], "vs naive %": vs_naive(m["MAE"], naive_mae),
                "RMSE": m["RMSE"], "sMAPE": m.get("sMAPE", np.nan), "MASE": m["MASE"]}
-        for key, col in (("parameters", "parameters"), ("seconds", "seconds"), ("best_epoch", "best epoch")):
+        for key, col in (("parameters", "parameters"), ("sequential_steps", "recurrent steps"),
+                         ("seconds", "seconds"), ("best_epoch", "best epoch")):
             row[col] = m.get(key, np.nan)
         rows.append(row)
     return pd.DataFrame(rows).set_index("forecaster")

@@ -13,6 +13,7 @@ from torch import nn
 
 from forecaster.nets import BIDIRECTIONAL, DIRECT, NETWORKS
 from forecaster.nets.encoders import Encoder
+from forecaster.nets.segrnn import SegRNN
 from forecaster.nets.seq2seq import DirectForecaster, Seq2Seq, VecToSeq
 
 LOG_STD_LIMIT = 7.0  # the log standard deviation is clamped to [-7, 7] (std 1e-3 to 1e3 scaled units)
@@ -21,11 +22,17 @@ LOG_STD_LIMIT = 7.0  # the log standard deviation is clamped to [-7, 7] (std 1e-
 def build_network(name: str, n_features: int, horizon: int, n_targets: int = 1,
                   hidden_size: int = 64, num_layers: int = 2, dropout: float = 0.0,
                   nonlinearity: str = "tanh", bidirectional: bool = False, cell: str = "gru",
-                  attention: str = "additive", n_params: int = 1) -> nn.Module:
-    """A network by name (see NETWORKS). `cell` is the recurrent cell of the seq2seq family;
-    `n_params` outputs per target and step (2 for a Gaussian head: mean, log scale)."""
+                  attention: str = "additive", n_params: int = 1, segment_length: int = 24, segment_decoding: str = "parallel", norm: str = "last",
+                  add_last: bool = False) -> nn.Module:
+    """A network by name (see NETWORKS). `cell` is the recurrent cell of the seq2seq family and
+    segrnn; `n_params` outputs per target and step (2 for a Gaussian head: mean, log scale).
+    `segment_length`, `segment_decoding`, `norm` and `add_last` are segrnn's (see
+    `forecaster.nets.segrnn`)."""
     if name not in NETWORKS:
         raise ValueError(f"unknown network {name!r}; choose one of {', '.join(NETWORKS)}")
+    if name == "segrnn":
+        return SegRNN(n_features, horizon, n_targets, hidden_size, segment_length, cell,
+                      num_layers, dropout, segment_decoding, norm, add_last, n_params)
     def encoder(kind: str, bidi: bool) -> Encoder:
         return Encoder(kind, n_features, hidden_size, num_layers, dropout, bidi, nonlinearity, n_targets)
     if name in DIRECT:
@@ -50,6 +57,20 @@ def distribution(network: nn.Module, x: torch.Tensor, target: torch.Tensor | Non
                  teacher_forcing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Mean (B, H, C) and standard deviation (B, H, C) or None, of `network` on windows x."""
     return split_output(network(x, target=target, teacher_forcing=teacher_forcing))  # (B, L, F) -> (B, H, C, P)
+
+
+def sequential_steps(net: nn.Module, lookback: int) -> int:
+    """Recurrent steps one after another between the oldest input and the last output: the length
+    of the gradient's path through time (segrnn: L / w encoder steps, then one parallel decoder
+    step or m recurrent ones; seq2seq: L then H; vec2seq: H; direct heads: L)."""
+    if isinstance(net, SegRNN):
+        decoder = 1 if net.decoding == "parallel" else net.n_out
+        return -(-lookback // net.w) + decoder
+    if isinstance(net, Seq2Seq):
+        return lookback + net.horizon
+    if isinstance(net, VecToSeq):
+        return net.horizon
+    return lookback
 
 
 def count_parameters(net: nn.Module) -> int:

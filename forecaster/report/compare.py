@@ -77,7 +77,8 @@ def flow_figure(metrics: dict) -> go.Figure:
     fig.update_yaxes(type="log", exponentformat="power")
     return layout(fig, "Gradient flow through time: |d loss / d input| k steps before the cutoff"
                         "<br><sup>solid: trained, dotted: at initialization; a line that stops has "
-                        "underflowed to 0 in float32</sup>",
+                        "underflowed to 0 in float32; the path is as long as the recurrent steps of the "
+                        "table (segrnn: one per segment)</sup>",
                    "k (steps back from the cutoff)", "gradient norm (log)", legend_right=True)
 
 
@@ -114,18 +115,19 @@ def attention_figure(name: str, att: dict) -> go.Figure:
 def comparison_html(metrics: dict) -> str:
     naive = metrics["baselines"]["naive"]["MAE"]
     head = "".join(f"<th>{h}</th>" for h in ["forecaster", "MAE", "vs naive", "RMSE", "MASE",
-                                               "parameters", "training s", "best epoch"])
+                                               "parameters", "recurrent steps", "training s", "best epoch"])
     rows = []
     for name, m in sorted(metrics["models"].items(), key=lambda kv: kv[1]["MAE"]):
         cls = ' class="model"' if m["mae_ratio_to_naive"] < 1 else ""
         rows.append(f"<tr{cls}><td>{esc(name)}</td><td>{m['MAE']:.4g}</td>"
                     f"<td>{vs_naive_label(m['MAE'], naive)}</td><td>{m['RMSE']:.4g}</td>"
-                    f"<td>{m['MASE']:.3f}</td><td>{m['parameters']:,}</td><td>{m['seconds']:.1f}</td>"
+                    f"<td>{m['MASE']:.3f}</td><td>{m['parameters']:,}</td>"
+                    f"<td>{m['sequential_steps']}</td><td>{m['seconds']:.1f}</td>"
                     f"<td>{m['best_epoch']} of {m['epochs']}</td></tr>")
     for name, m in metrics["baselines"].items():
         rows.append(f"<tr><td><i>{esc(name)}</i></td><td>{m['MAE']:.4g}</td>"
                     f"<td>{vs_naive_label(m['MAE'], naive)}</td><td>{m['RMSE']:.4g}</td>"
-                    f"<td>{m['MASE']:.3f}</td><td></td><td></td><td></td></tr>")
+                    f"<td>{m['MASE']:.3f}</td><td></td><td></td><td></td><td></td></tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 

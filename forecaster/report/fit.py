@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from forecaster._io import atomic_write_text
-from forecaster.evaluation.tables import significance_line, vs_naive_label
+from forecaster.evaluation.tables import significance_line, standardized_line, vs_naive_label
 from forecaster.report.figures import (calibration_figure, fan_figure, forecast_figure, loss_figure,
                                        series_figure, step_figure)
 from forecaster.report.page import esc, render_page
@@ -29,6 +29,9 @@ def metrics_table(metrics: dict) -> str:
                     f"<td>{m['RMSE']:.4g}</td><td>{m['sMAPE']:.3g}</td><td>{m['MASE']:.3f}</td></tr>")
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     test = f"<p>{esc(significance_line(metrics['significance']))}.</p>"
+    standardized = metrics.get("standardized")  # absent from runs written before it existed
+    if standardized:
+        test += f"<p>{esc(metrics['model']['name'])} {esc(standardized_line(standardized))}.</p>"
     return table + test + intervals_table(metrics)
 
 

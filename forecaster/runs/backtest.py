@@ -78,6 +78,9 @@ def directional_accuracy(actual: np.ndarray, forecast: np.ndarray, last: np.ndar
 def backtest(cfg: FitConfig, progress: bool = True) -> BacktestResult:
     """Walk forward over `cfg.folds` folds (`cfg.window`, `cfg.fine_tune`); write one report."""
     cfg = single_series(cfg, "backtest")
+    if cfg.split_rows:
+        raise ConfigError("backtest cuts its own folds from --test-size and --folds; drop --split-rows "
+                          "(`forecaster fit --split-rows` evaluates one fixed split)")
     run_dir = run_dir_for(cfg, "backtest")
     trainer_for(cfg, run_dir / "fold-1", progress=False)  # bad trainer flags fail before any work
     frame = load_data(cfg)

@@ -20,11 +20,11 @@ from forecaster.data.panel import Panel
 from forecaster.data.windows import WindowDataModule
 from forecaster.data.select import data_label, unit_label
 from forecaster.evaluation.tables import compare_summary, forecast_frame
-from forecaster.nets.build import count_parameters
+from forecaster.nets.build import count_parameters, sequential_steps
 from forecaster.report.compare import write_compare_report
 from forecaster.runs.folder import claimed, run_dir_for
-from forecaster.runs.pipeline import (SeriesEvaluation, TrainedNetwork, evaluate_network, prepare_data,
-                                      train_network, trainer_for)
+from forecaster.runs.pipeline import (SeriesEvaluation, TrainedNetwork, evaluate_network, network_notes,
+                                      prepare_data, train_network, trainer_for)
 from forecaster.runs.results import METRICS_SCHEMA, CompareResult
 from forecaster.training.diagnostics import attention_weights
 
@@ -66,7 +66,9 @@ def train_and_write(cfg: FitConfig, run_dir: Path, frames: dict, panel: Panel, d
 
     metrics = comparison_metrics(cfg, panel, nets, evals, test_x, picks)
     metrics["data"] = {"source": data_label(cfg), "kind": p.kind, "series": 1, "rows": len(p.index),
-                       "inputs": p.input_names, "notes": next(iter(frames.values())).notes}
+                       "inputs": p.input_names,
+                       "notes": [*next(iter(frames.values())).notes, *p.notes,
+                                 *(n for name in cfg.models for n in network_notes(cfg, name, p))]}
     forecasts = forecast_frame(p, {**{n: e.pred for n, e in evals.items()},
                                    **next(iter(evals.values())).baselines}, "test")
     result = CompareResult(run_dir=run_dir, config=cfg, kind="compare", metrics=metrics,
@@ -91,6 +93,7 @@ def comparison_metrics(cfg: FitConfig, panel: Panel, nets: dict[str, TrainedNetw
         models[name] = {**m["model"], "mae_ratio_to_naive": m["mae_ratio_to_naive"],
                         "significance": m["significance"],
                         "parameters": count_parameters(net.module.network),
+                        "sequential_steps": sequential_steps(net.module.network, p.lookback),
                         "seconds": round(t.seconds, 2), "epochs": t.epochs, "best_epoch": t.best_epoch,
                         "intervals": m["intervals"]["levels"]}
         flow[name] = {"init": net.flow_init.tolist(), "trained": net.flow_trained.tolist()}

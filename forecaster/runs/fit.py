@@ -25,8 +25,8 @@ from forecaster.evaluation.tables import overall_metrics
 from forecaster.report.fit import write_report
 from forecaster.report.panel import write_panel_report
 from forecaster.runs.folder import check_resumable, claim_run_dir, claimed
-from forecaster.runs.pipeline import (evaluate_network, model_card, prepare_data, train_network,
-                                      trainer_for, training_info)
+from forecaster.runs.pipeline import (evaluate_network, model_card, network_notes, prepare_data,
+                                      train_network, trainer_for, training_info)
 from forecaster.runs.results import METRICS_SCHEMA, FitResult
 
 
@@ -55,7 +55,7 @@ def train_and_write(cfg: FitConfig, run_dir: Path, writer: bool, trainer: L.Trai
     net = train_network(cfg, cfg.model, panel, data, trainer, resume_from=last)
     evaluations = evaluate_network(net, panel, data)
     notes = [f"{name}: {n}" if many else n for (name, fr), p in zip(frames.items(), panel.prepared)
-             for n in (*fr.notes, *p.notes)]
+             for n in (*fr.notes, *p.notes)] + network_notes(cfg, cfg.model, panel.first)
     data_block = {"source": data_label(cfg), "kind": panel.first.kind, "series": len(panel.names),
                   "rows": int(panel.offsets[-1]), "inputs": panel.first.input_names, "notes": notes}
     if many:

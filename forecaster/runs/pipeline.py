@@ -28,6 +28,7 @@ from forecaster.evaluation.intervals import Conformal, interval_metrics
 from forecaster.evaluation.metrics import evaluate
 from forecaster.evaluation.tables import forecast_frame
 from forecaster.nets.build import build_network, count_parameters
+from forecaster.nets.segrnn import segment_length_for
 from forecaster.runs.card import ModelCard, SeriesCard
 from forecaster.training.diagnostics import gradient_flow
 from forecaster.training.inference import predict_windows
@@ -87,13 +88,32 @@ def network_kwargs(cfg: FitConfig, p: Prepared) -> dict:
     return {"n_features": p.n_features, "horizon": p.horizon, "n_targets": len(p.target_names),
             "hidden_size": cfg.hidden_size, "num_layers": cfg.num_layers, "dropout": cfg.dropout,
             "nonlinearity": cfg.nonlinearity, "bidirectional": cfg.bidirectional,
-            "cell": cfg.cell, "attention": cfg.attention, "n_params": 2 if cfg.loss == "gaussian" else 1}
+            "cell": cfg.cell, "attention": cfg.attention, "n_params": 2 if cfg.loss == "gaussian" else 1,
+            "segment_length": segment_length(cfg, p),
+            "segment_decoding": cfg.segment_decoding, "norm": cfg.norm, "add_last": p.transform == "level"}
+
+
+def segment_length(cfg: FitConfig, p: Prepared) -> int:
+    """segrnn's rows per segment: --segment-length, or chosen from the detected season."""
+    return cfg.segment_length or segment_length_for(p.season, p.lookback)
+
+
+def network_notes(cfg: FitConfig, name: str, p: Prepared) -> list[str]:
+    """What was chosen for network `name` from the data, for the run's notes."""
+    if name != "segrnn":
+        return []
+    w = segment_length(cfg, p)
+    why = ("--segment-length" if cfg.segment_length else "the detected season" if w == p.season
+           else "a quarter of the lookback, at most 24")
+    return [f"segrnn: segments of {w} rows ({why}), {-(-p.lookback // w)} recurrent steps over the "
+            f"lookback of {p.lookback}"]
 
 
 def make_module(cfg: FitConfig, network: torch.nn.Module) -> ForecastModule:
     return ForecastModule(network, learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
                           teacher_forcing=cfg.teacher_forcing,
-                          teacher_forcing_decay=cfg.teacher_forcing_decay, loss=cfg.loss)
+                          teacher_forcing_decay=cfg.teacher_forcing_decay, loss=cfg.loss,
+                          lr_decay=cfg.lr_decay)
 
 
 def train_network(cfg: FitConfig, name: str, panel: Panel, data: WindowDataModule, trainer: L.Trainer,

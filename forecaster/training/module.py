@@ -4,6 +4,7 @@ The network's output is read through `forecaster.nets.build.distribution` (the o
 
 `loss` is "mse" (point forecasts) or "gaussian" (the network emits a mean and a log standard
 deviation per target and step, trained by Gaussian negative log-likelihood).
+The learning rate may decay per epoch (`lr_decay`, see `configure_optimizers`).
 Teacher forcing (for the seq2seq family) is `teacher_forcing * teacher_forcing_decay ** epoch`.
 Checkpoints also hold torch's random state, so that a resumed run continues exactly. Gradient clipping, early stopping and
 checkpointing are Trainer settings and callbacks, configured in `forecaster.training.trainer`.
@@ -22,11 +23,12 @@ from forecaster.nets.build import distribution
 class ForecastModule(L.LightningModule):
     def __init__(self, network: nn.Module, learning_rate: float = 1e-3, weight_decay: float = 0.0,
                  teacher_forcing: float = 0.0, teacher_forcing_decay: float = 1.0,
-                 loss: str = "mse") -> None:
+                 loss: str = "mse", lr_decay: float = 1.0) -> None:
         super().__init__()
         self.network = network
         self.loss = loss
         self.learning_rate = learning_rate
+        self.lr_decay = lr_decay
         self.weight_decay = weight_decay
         self.teacher_forcing = teacher_forcing
         self.teacher_forcing_decay = teacher_forcing_decay
@@ -103,6 +105,11 @@ class ForecastModule(L.LightningModule):
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         return self(batch[0])
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.learning_rate,
-                                weight_decay=self.weight_decay)
+    def configure_optimizers(self):
+        """Adam; with `lr_decay` < 1 the rate is multiplied by it after each epoch from the third
+        on (epoch e, counted from 0, trains at lr * lr_decay ** max(0, e - 2))."""
+        adam = torch.optim.Adam(self.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+        if self.lr_decay == 1.0:
+            return adam
+        decay = torch.optim.lr_scheduler.LambdaLR(adam, lambda e: self.lr_decay ** max(0, e - 2))
+        return {"optimizer": adam, "lr_scheduler": {"scheduler": decay, "interval": "epoch"}}

@@ -13,9 +13,11 @@ completed epoch (`last.ckpt`, to resume from). Faults:
 
 from __future__ import annotations
 
+import logging
 import math
 import signal
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,20 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from forecaster.errors import ConfigError, ForecasterError
 from forecaster.training.module import ForecastModule
 from forecaster.data.windows import WindowDataModule
+
+
+# Two pieces of Lightning's own noise, filtered narrowly where they arise (everything else it
+# says still shows): its advertisement for a cloud logger on every Trainer, and the FutureWarning
+# torch raises when Lightning's own pytree helper builds a LeafSpec (nothing a user can change).
+warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                        category=FutureWarning, module=r"lightning\.pytorch\.utilities\._pytree")
+
+
+def _not_an_advert(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("\N{ELECTRIC LIGHT BULB} Tip:")
+
+
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_not_an_advert)
 
 
 class TrainingDiverged(ForecasterError):

@@ -2,7 +2,11 @@
 
 The stocks come out in exactly the shape `fetch_prices` returns: adjusted daily OHLCV
 (Open, High, Low, Close multiplied by Adj Close / Close, as yfinance's `auto_adjust=True`),
-float64, indexed by a tz-naive DatetimeIndex named "Date".
+float64, indexed by a tz-naive DatetimeIndex named "Date". The sensor logs come out as float64
+columns indexed by their time column (UTC, or tz-naive where the source gives no time zone).
+
+ETTh1.csv is kept byte for byte as published (github.com/zhouhaoyi/ETDataset, CC BY-ND 4.0:
+redistributed unchanged), so it is plain CSV; the others are gzipped.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ class Dataset:
     target: list[str]
     features: list[str] = field(default_factory=list)
     units: dict[str, str] = field(default_factory=dict)
+    time_col: str = "timestamp"  # sensors: the time column of the file
+    utc: bool = True  # sensors: the times are UTC (else tz-naive, as the source gives them)
 
 
 STOCK_UNITS = {c: "USD, adjusted" for c in ["Open", "High", "Low", "Close"]} | {"Volume": "shares"}
@@ -48,6 +54,12 @@ DATASETS: dict[str, Dataset] = {
                 ["temp"], ["dewp", "humid", "wind_speed"],
                 {"temp": "°F", "dewp": "°F", "humid": "%", "wind_dir": "degrees",
                  "wind_speed": "mph", "precip": "inches", "pressure": "hPa", "visib": "miles"}),
+        # The long-horizon (LTSF) benchmark: oil temperature from the six loads, hourly, tz-naive as published.
+        Dataset("etth1", "ETTh1.csv", "sensor",
+                "Electricity transformer 1, hourly 2016-07-01..2018-06-26 (ETT, Zhou et al. 2021)",
+                ["OT"], ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"],
+                {"OT": "°C"} | {c: "MW" for c in ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"]},
+                time_col="date", utc=False),
     ]
 }
 DEFAULT_DATASET = "aapl"
@@ -74,14 +86,15 @@ def get_dataset(name: str) -> Dataset:
 
 
 def load_dataset(name: str) -> pd.DataFrame:
-    """Load an embedded dataset by name (`aapl`, `goog`, `ibm`, `msft`, `jfk-weather`)."""
+    """Load an embedded dataset by name (`aapl`, `goog`, `ibm`, `msft`, `jfk-weather`, `etth1`)."""
     d = get_dataset(name)
+    compression = "gzip" if d.file.endswith(".gz") else None
     with resources.files("forecaster.data.sources").joinpath("data", d.file).open("rb") as fh:
-        raw = pd.read_csv(fh, compression="gzip")
+        raw = pd.read_csv(fh, compression=compression)
     if d.kind == "price":
         return adjust_prices(raw.set_index(pd.to_datetime(raw.pop("Date"))))
-    index = pd.to_datetime(raw.pop("timestamp"), utc=True)
-    frame = raw.set_index(pd.DatetimeIndex(index, name="timestamp")).astype("float64")
+    index = pd.to_datetime(raw.pop(d.time_col), utc=d.utc)
+    frame = raw.set_index(pd.DatetimeIndex(index, name=d.time_col)).astype("float64")
     return frame
 
 

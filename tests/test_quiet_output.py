@@ -1,0 +1,33 @@
+"""A fit prints the progress bar, our summary and warnings that concern the user: Lightning's
+cloud-logger advert and the pytree FutureWarning from inside Lightning are filtered at their
+source, narrowly (issue #17, part 5)."""
+
+import subprocess
+import sys
+import warnings
+
+from forecaster.training import trainer
+
+
+def test_fit_prints_no_library_noise(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "forecaster", "fit", "--dataset", "ibm", "--max-epochs", "1",
+                           "--lookback", "16", "--hidden-size", "8", "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Tip:" not in proc.stderr and "litlogger" not in proc.stderr
+    assert "LeafSpec" not in proc.stderr
+    assert "Diebold-Mariano" in proc.stdout and "report: " in proc.stdout  # our own summary stays
+
+
+def test_the_filters_are_narrow():
+    import logging
+
+    record = logging.LogRecord("lightning.pytorch.utilities.rank_zero", logging.INFO, __file__, 1,
+                               "GPU available: False, used: False", None, None)
+    assert trainer._not_an_advert(record)  # Lightning's other messages pass
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                                category=FutureWarning, module=r"lightning\.pytorch\.utilities\._pytree")
+        warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated", FutureWarning)  # raised from here
+    assert len(seen) == 1  # the same message from any other module still shows
