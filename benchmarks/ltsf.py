@@ -79,6 +79,10 @@ def verdict(r: dict) -> str:
     return "meets" if gap <= 0 else f"misses by {100 * gap:.1f}%"
 
 
+def to_best(r: dict) -> float:
+    return r["train s"] * r["best epoch"] / max(r["epochs"], 1)
+
+
 def markdown(rows: list[dict], name: str, command: str, total: float) -> str:
     def f(v, d=3):
         return "" if v is None else f"{v:.{d}f}" if isinstance(v, float) else str(v)
@@ -87,18 +91,23 @@ def markdown(rows: list[dict], name: str, command: str, total: float) -> str:
              f"threads ({os.cpu_count()} cores seen), torch {torch.__version__}; {total / 60:.1f} min in all.",
              "Standardized test MSE / MAE (each channel with its training mean and deviation), 7 channels, "
              "splits 8640 / 2880 / 2880 rows. Published: SegRNN's README.", "",
-             "| model | H | MSE | MAE | published MSE | published MAE | vs published | train s | epochs (best) | parameters |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| model | H | MSE | MAE | published MSE | published MAE | vs published | train s | s to best epoch | epochs (best) | parameters |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['H']} | {f(r['MSE'])} | {f(r['MAE'])} | {f(r['published MSE'])} | "
-                     f"{f(r['published MAE'])} | {verdict(r)} | {r['train s']:.0f} | {r['epochs']} ({r['best epoch']}) | "
+                     f"{f(r['published MAE'])} | {verdict(r)} | {r['train s']:.0f} | {to_best(r):.0f} | "
+                     f"{r['epochs']} ({r['best epoch']}) | "
                      f"{r['parameters']:,} |")
     h, mse, secs = TIME_TO_ACCURACY
+    lines.append("\n`s to best epoch`: training seconds up to the end of the epoch whose weights are used "
+                 "(train s x best / epochs; the epochs after it are early stopping's patience).")
     for r in rows:
         if r["H"] == h:
-            ok = r["MSE"] <= mse and r["train s"] <= secs
-            lines.append(f"\nTime to accuracy, {r['model']} at H = {h}: MSE {r['MSE']:.4f} after {r['train s']:.0f} s "
-                         f"of training (target MSE <= {mse} within {secs:.0f} s: {'meets' if ok else 'misses'}).")
+            ok = r["MSE"] <= mse and to_best(r) <= secs
+            lines.append(f"\nTime to accuracy, {r['model']} at H = {h}: MSE {r['MSE']:.4f} from the weights of "
+                         f"epoch {r['best epoch']}, reached after {to_best(r):.0f} s of training ({r['train s']:.0f} s "
+                         f"with the patience epochs); target MSE <= {mse} within {secs:.0f} s: "
+                         f"{'meets' if ok else 'misses'}.")
     return "\n".join(lines) + "\n"
 
 
