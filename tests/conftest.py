@@ -50,3 +50,15 @@ def sensor_frame(n: int = 400, freq: str = "h", seed: int = 0, tz: str | None = 
     temp = 10 + 5 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.3, n)
     humid = 60 + 10 * np.cos(2 * np.pi * t / 24) + rng.normal(0, 1, n)
     return pd.DataFrame({"temp": temp, "humid": humid}, index=index)
+
+
+def run_cli(capsys, argv: list[str]) -> tuple[int, str, str]:
+    """Run `forecaster ARGV` in this process: its exit code, stdout and stderr."""
+    from forecaster.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse exits on its own for malformed flags
+        code = exit_.code
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -10,20 +10,12 @@ import pytest
 import yaml
 
 import yahoo_fake
+from conftest import run_cli as run
 from forecaster.cli import build_parser, flag_values, main
 from forecaster.config import FIELDS, FitConfig, make_config
 from forecaster.data.sources import load_dataset
 
 FAST = ["--max-epochs", "2", "--hidden-size", "16", "--num-layers", "1", "--patience", "0"]
-
-
-def run(capsys, argv):
-    try:
-        code = main(argv)
-    except SystemExit as exit_:  # argparse exits on its own for malformed flags
-        code = exit_.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_fit_on_the_default_embedded_stock_writes_a_sane_run(tmp_path, capsys):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.cli import main
+from conftest import run_cli as run
 from forecaster.config import FitConfig, make_config
 from forecaster.data.panel import prepare_panel
 from forecaster.data.select import load_series
@@ -24,15 +24,6 @@ from forecaster.evaluation.tables import overall_metrics
 ROOT = Path(__file__).resolve().parents[1]
 LOADS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"]
 LTSF = [8640, 2880, 2880]  # 12, 4 and 4 months of hours
-
-
-def run(capsys, argv):
-    try:
-        code = main(argv)
-    except SystemExit as exit_:  # argparse exits on its own for malformed flags
-        code = exit_.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
