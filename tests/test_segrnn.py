@@ -188,3 +188,31 @@ def test_segrnn_from_the_cli_fit_then_predict(tmp_path, capsys):
     last = load_dataset("etth1").index[-1]  # predict starts after the last observation
     assert forecast["timestamp"].min() == last + pd.Timedelta(hours=1)
     assert np.isfinite(forecast["forecast"]).all()
+
+
+def test_lr_decay_keeps_the_rate_for_three_epochs_then_multiplies_it():
+    module = ForecastModule(build_network("segrnn", 1, 4, hidden_size=8), learning_rate=1e-3, lr_decay=0.8)
+    setup = module.configure_optimizers()
+    adam, decay = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
+    rates = []
+    for _ in range(6):
+        rates.append(adam.param_groups[0]["lr"])
+        adam.step()
+        decay.step()  # Lightning steps it once per epoch ("interval": "epoch")
+    assert rates == pytest.approx([1e-3, 1e-3, 1e-3, 8e-4, 6.4e-4, 5.12e-4])
+    constant = ForecastModule(build_network("lstm", 1, 4), lr_decay=1.0).configure_optimizers()
+    assert isinstance(constant, torch.optim.Adam)  # no scheduler without a decay
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"model": "segrnn", "norm": "batch"}, "unknown norm 'batch'; choose one of last, revin, none"),
+    ({"model": "segrnn", "segment_decoding": "beam"}, "unknown segment_decoding 'beam'"),
+    ({"model": "segrnn", "segment_length": -1}, "segment_length must be >= 0"),
+    ({"lr_decay": 1.5}, "lr_decay must be in \\(0, 1\\]"),
+])
+def test_bad_segrnn_settings_are_refused_in_one_line(flags, message):
+    from forecaster.config import make_config
+    from forecaster.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        make_config(flags)
