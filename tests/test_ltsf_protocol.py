@@ -1,6 +1,8 @@
 """The long-horizon (LTSF) benchmark protocol: the embedded ETTh1, explicit `--split-rows`
 train/validation/test row counts, and the standardized MSE and MAE of metrics.json."""
 
+import gzip
+import hashlib
 import json
 import warnings
 from fnmatch import fnmatch
@@ -45,13 +47,23 @@ def test_etth1_is_embedded_as_published():
 
 
 def test_every_embedded_file_is_package_data():
-    """The installed package (a wheel) holds every file the loader opens: plain .csv included."""
+    """The installed package (a wheel) holds every file the loader opens."""
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
         "package-data"]["forecaster.data.sources"]
     folder = ROOT / "forecaster" / "data" / "sources" / "data"
     for name in [get_dataset(n).file for n in ["aapl", "jfk-weather", "etth1"]]:
         assert (folder / name).is_file() and any(fnmatch(f"data/{name}", p) for p in patterns), name
+
+
+# SHA-256 of ETT-small/ETTh1.csv as published (github.com/zhouhaoyi/ETDataset)
+PUBLISHED_ETTH1_SHA256 = "f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066"
+
+
+def test_embedded_etth1_decompresses_to_the_published_file():
+    """CC BY-ND 4.0: redistributed unchanged. The gzip is lossless packaging only."""
+    path = ROOT / "forecaster" / "data" / "sources" / "data" / get_dataset("etth1").file
+    assert hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest() == PUBLISHED_ETTH1_SHA256
 
 
 def test_datasets_command_lists_etth1(capsys):

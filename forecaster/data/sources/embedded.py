@@ -5,8 +5,8 @@ The stocks come out in exactly the shape `fetch_prices` returns: adjusted daily 
 float64, indexed by a tz-naive DatetimeIndex named "Date". The sensor logs come out as float64
 columns indexed by their time column (UTC, or tz-naive where the source gives no time zone).
 
-ETTh1.csv is kept byte for byte as published (github.com/zhouhaoyi/ETDataset, CC BY-ND 4.0:
-redistributed unchanged), so it is plain CSV; the others are gzipped.
+ETTh1.csv.gz is the published ETTh1.csv (github.com/zhouhaoyi/ETDataset, CC BY-ND 4.0:
+redistributed unchanged) gzipped losslessly: it decompresses byte for byte to the original.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ DATASETS: dict[str, Dataset] = {
                 {"temp": "°F", "dewp": "°F", "humid": "%", "wind_dir": "degrees",
                  "wind_speed": "mph", "precip": "inches", "pressure": "hPa", "visib": "miles"}),
         # The long-horizon (LTSF) benchmark: oil temperature from the six loads, hourly, tz-naive as published.
-        Dataset("etth1", "ETTh1.csv", "sensor",
+        Dataset("etth1", "ETTh1.csv.gz", "sensor",
                 "Electricity transformer 1, hourly 2016-07-01..2018-06-26 (ETT, Zhou et al. 2021)",
                 ["OT"], ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"],
                 {"OT": "°C"} | {c: "MW" for c in ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"]},
