@@ -42,8 +42,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from forecaster.nets import NORMS, SEGMENT_DECODING
-
-CELLS: dict[str, type[nn.Module]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+from forecaster.nets.encoders import FUSED as CELLS  # the fused torch layers by cell name
 LONGEST_DEFAULT_SEGMENT = 24
 
 
@@ -137,7 +136,7 @@ class SegRNN(nn.Module):
         h = h.view(B, C, 1, -1)  # (B*C, d) -> (B, C, 1, d)
         inp = torch.cat([self.position[None].expand(C, m, -1),
                          self.channel[:, None].expand(C, m, -1)], dim=-1)  # (C, m, d)
-        layer = len(state[0] if isinstance(state, tuple) else state) - 1
+        layer = self.rnn.num_layers - 1  # the top layer's weights
         w_ih, w_hh = getattr(self.rnn, f"weight_ih_l{layer}"), getattr(self.rnn, f"weight_hh_l{layer}")
         b_ih, b_hh = getattr(self.rnn, f"bias_ih_l{layer}"), getattr(self.rnn, f"bias_hh_l{layer}")
         gi = F.linear(inp, w_ih, b_ih)  # (C, m, d) -> (C, m, G*d): no window in it

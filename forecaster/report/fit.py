@@ -29,9 +29,7 @@ def metrics_table(metrics: dict) -> str:
                     f"<td>{m['RMSE']:.4g}</td><td>{m['sMAPE']:.3g}</td><td>{m['MASE']:.3f}</td></tr>")
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     test = f"<p>{esc(significance_line(metrics['significance']))}.</p>"
-    standardized = metrics.get("standardized")  # absent from runs written before it existed
-    if standardized:
-        test += f"<p>{esc(metrics['model']['name'])} {esc(standardized_line(standardized))}.</p>"
+    test += f"<p>{esc(metrics['model']['name'])} {esc(standardized_line(metrics['standardized']))}.</p>"
     return table + test + intervals_table(metrics)
 
 
