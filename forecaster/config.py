@@ -102,6 +102,7 @@ class FitConfig:
     # output
     out: str | None = _f(None, "run folder (default: runs/<data>-<model>-<time>)", "output")
     overwrite: bool = _f(False, "replace the files of an existing run folder", "output")
+    logger: str = _f("none", "also log training to the run folder with a Lightning logger: none, csv, tensorboard or mlflow (MLflow: a SQLite store in the run folder, or MLFLOW_TRACKING_URI when set)", "output")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -115,6 +116,7 @@ WINDOWS = ("expanding", "sliding")
 ANCHORS = ("auto", "last", "seasonal")
 SEGMENT_DECODING = ("parallel", "recurrent")  # see forecaster.nets.segrnn
 NORMS = ("last", "revin", "none")
+LOGGERS = ("none", "csv", "tensorboard", "mlflow")  # see forecaster.training.trainer
 AMBIGUOUS = ("infer", "earliest", "latest", "drop")  # see forecaster.data.sources.files
 NONEXISTENT = ("raise", "shift_forward", "shift_backward", "drop")
 
@@ -243,7 +245,8 @@ def check_config(cfg: FitConfig) -> None:
     if cfg.model not in NETWORKS:
         raise ConfigError(f"unknown model {cfg.model!r}; choose one of {', '.join(NETWORKS)}")
     choices = {"nonlinearity": ("tanh", "relu"), "cell": ("rnn", "lstm", "gru"), "loss": ("mse", "gaussian"),
-               "attention": ("additive", "dot"), "segment_decoding": SEGMENT_DECODING, "norm": NORMS}
+               "attention": ("additive", "dot"), "segment_decoding": SEGMENT_DECODING, "norm": NORMS,
+               "logger": LOGGERS}
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise ConfigError(f"unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(allowed)}")

@@ -16,15 +16,20 @@ def test_fit_prints_no_library_noise(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Tip:" not in proc.stderr and "litlogger" not in proc.stderr
     assert "LeafSpec" not in proc.stderr
+    assert "TPU available" not in proc.stderr and "GPU available: False" not in proc.stderr
     assert "Diebold-Mariano" in proc.stdout and "report: " in proc.stdout  # our own summary stays
 
 
 def test_the_filters_are_narrow():
     import logging
 
-    record = logging.LogRecord("lightning.pytorch.utilities.rank_zero", logging.INFO, __file__, 1,
-                               "GPU available: False, used: False", None, None)
-    assert trainer._not_an_advert(record)  # Lightning's other messages pass
+    def passes(msg: str) -> bool:
+        return trainer._not_an_advert(logging.LogRecord("lightning.pytorch.utilities.rank_zero",
+                                                        logging.INFO, __file__, 1, msg, None, None))
+
+    assert passes("GPU available: True (cuda), used: False")  # a GPU left unused concerns the user
+    assert passes("`Trainer.fit` stopped: `max_epochs=3` reached.")  # Lightning's other messages pass
+    assert not passes("GPU available: False, used: False") and not passes("TPU available: False, using: 0 TPU cores")
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("default")
         warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",

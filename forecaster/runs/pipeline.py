@@ -76,11 +76,14 @@ def prepare_data(cfg: FitConfig) -> tuple[dict[str, ValidFrame], Panel, WindowDa
     return frames, panel, panel.datamodule(cfg.batch_size, cfg.seed)
 
 
-def trainer_for(cfg: FitConfig, folder: Path, progress: bool) -> L.Trainer:
+def trainer_for(cfg: FitConfig, folder: Path, progress: bool,
+                callbacks: list[L.Callback] | None = None) -> L.Trainer:
+    """The configured Trainer writing into `folder`, with extra `callbacks` (e.g. a pruner)."""
     return make_trainer(folder, max_epochs=cfg.max_epochs, patience=cfg.patience,
                         gradient_clip_val=cfg.gradient_clip_val, accelerator=cfg.accelerator,
                         devices=cfg.devices, precision=cfg.precision, strategy=cfg.strategy,
-                        num_nodes=cfg.num_nodes, progress=progress)
+                        num_nodes=cfg.num_nodes, progress=progress, callbacks=callbacks,
+                        logger=cfg.logger)
 
 
 def network_kwargs(cfg: FitConfig, p: Prepared) -> dict:
@@ -130,7 +133,7 @@ def train_network(cfg: FitConfig, name: str, panel: Panel, data: WindowDataModul
         network.load_state_dict(init_state)
     flow_init = gradient_flow(network, *probe) if probe else None
     module = make_module(cfg, network)
-    trained = train(module, data, trainer, resume_from)
+    trained = train(module, data, trainer, resume_from, logger=cfg.logger, hparams=cfg.to_dict())
     flow_trained = gradient_flow(network, *probe) if probe else None
     return TrainedNetwork(name, module, trained, flow_init, flow_trained)
 

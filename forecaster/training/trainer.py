@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import signal
 import time
 import warnings
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import Logger
 
 from forecaster.errors import ConfigError, ForecasterError
 from forecaster.training.module import ForecastModule
@@ -40,7 +42,11 @@ warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` i
 
 
 def _not_an_advert(record: logging.LogRecord) -> bool:
-    return not str(record.msg).startswith("\N{ELECTRIC LIGHT BULB} Tip:")
+    """False for the cloud-logger advert and for hardware lines that say nothing is there
+    ("TPU available: False, using: 0 TPU cores"); "GPU available: True, used: False" still shows."""
+    msg = str(record.msg)
+    return not (msg.startswith("\N{ELECTRIC LIGHT BULB} Tip:") or msg == "GPU available: False, used: False"
+                or msg.startswith(("TPU available: False", "HPU available: False")))
 
 
 logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_not_an_advert)
@@ -103,9 +109,9 @@ def make_trainer(run_dir: Path, max_epochs: int = 30, patience: int = 5,
                  gradient_clip_val: float = 1.0, accelerator: str = "auto",
                  devices: str | int = "auto", precision: str = "32-true",
                  strategy: str = "auto", num_nodes: int = 1, progress: bool = True,
-                 callbacks: list[Callback] | None = None) -> L.Trainer:
+                 callbacks: list[Callback] | None = None, logger: str = "none") -> L.Trainer:
     """A Trainer with clipping, early stopping, and best and last checkpoints in
-    `run_dir/checkpoints/`.
+    `run_dir/checkpoints/`; `logger` (csv, tensorboard, mlflow) also logs into `run_dir`.
 
     Lightning's own objections to accelerator, devices or precision become a ConfigError.
     """
@@ -116,6 +122,7 @@ def make_trainer(run_dir: Path, max_epochs: int = 30, patience: int = 5,
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=patience))
     if isinstance(devices, str) and devices.isdigit():
         devices = int(devices)
+    check_logger(logger)  # the logger itself is made by `train`, once the run folder is claimed
     try:
         return L.Trainer(max_epochs=max_epochs, accelerator=accelerator, devices=devices,
                          precision=precision, strategy=strategy, num_nodes=num_nodes,
@@ -130,11 +137,53 @@ def make_trainer(run_dir: Path, max_epochs: int = 30, patience: int = 5,
                           "--devices, --precision, --strategy and --num-nodes") from None
 
 
+# Each logger: its optional dependency (module to import, extra that installs it).
+LOGGER_EXTRAS = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow")}
+
+
+def check_logger(kind: str) -> None:
+    """A logger whose optional package is missing is a one-line ConfigError naming the extra."""
+    if kind in LOGGER_EXTRAS:
+        package, extra = LOGGER_EXTRAS[kind]
+        try:
+            __import__(package)
+        except ImportError:
+            raise ConfigError(f"--logger {kind} needs the {package} package; install it with "
+                              f"`pip install 'forecaster[{extra}]'`") from None
+
+
+def make_logger(kind: str, run_dir: Path) -> Logger | None:
+    """The Lightning logger `kind` writing into the run folder (None for `none`):
+    csv -> logs/metrics.csv, tensorboard -> tensorboard/ (event files), mlflow -> mlflow.db (a
+    SQLite tracking store with the artifacts beside it in mlartifacts/), or the server named by
+    MLFLOW_TRACKING_URI when that is set."""
+    if kind == "none":
+        return None
+    check_logger(kind)
+    if kind == "csv":
+        from lightning.pytorch.loggers import CSVLogger
+        return CSVLogger(run_dir, name="logs", version="")
+    if kind == "tensorboard":
+        from lightning.pytorch.loggers import TensorBoardLogger
+        return TensorBoardLogger(run_dir, name="tensorboard", version="", default_hp_metric=False)
+    from lightning.pytorch.loggers import MLFlowLogger
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating initial tables"
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{run_dir.resolve() / 'mlflow.db'}"
+    artifacts = None if os.environ.get("MLFLOW_TRACKING_URI") else (run_dir.resolve() / "mlartifacts").as_uri()
+    return MLFlowLogger(experiment_name="forecaster", run_name=run_dir.name, tracking_uri=uri,
+                        artifact_location=artifacts)
+
+
 def train(module: ForecastModule, data: WindowDataModule, trainer: L.Trainer,
-          resume_from: Path | None = None) -> TrainResult:
-    """Fit `module` on `data` (from `resume_from` if given); restore the best epoch's weights."""
+          resume_from: Path | None = None, logger: str = "none", hparams: dict | None = None) -> TrainResult:
+    """Fit `module` on `data` (from `resume_from` if given); restore the best epoch's weights.
+    `logger` (see `make_logger`) records the run and its `hparams` into its folder, which the
+    caller has claimed."""
     best = trainer.checkpoint_callback
     run_dir = Path(best.dirpath).parent
+    if logger != "none" and trainer.is_global_zero:
+        trainer.loggers = [make_logger(logger, run_dir)]
+        trainer.logger.log_hyperparams(hparams or {})
     history = next(c for c in trainer.callbacks if isinstance(c, LossHistory))
     started = time.perf_counter()
     try:
