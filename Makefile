@@ -46,6 +46,8 @@ bench: setup
 	cd benchmarks && ../$(BIN)/python bench_throughput.py && ../$(BIN)/python bench_end_to_end.py && \
 	  env -u MALLOC_MMAP_THRESHOLD_ -u MALLOC_TRIM_THRESHOLD_ BENCH_DEFAULT_MALLOC=1 ../$(BIN)/python bench_long_series.py && \
 	  ../$(BIN)/python bench_many_series.py
+	$(BIN)/python -m pip install -q -e ".[export]"
+	cd benchmarks && ../$(BIN)/python bench_export.py
 
 # Default `fit` on real series the product does not embed (data from the eval extra's packages).
 eval: setup

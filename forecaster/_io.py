@@ -1,7 +1,8 @@
 """Atomic file writes: write to a temporary file beside the target, then rename into place.
 
 A crash never leaves a truncated file where a reader expects a whole one. `metrics_json`
-writes valid JSON only (no NaN or Infinity tokens).
+writes valid JSON only (no NaN or Infinity tokens); `versioned_json` reads a JSON file that
+declares its format.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from forecaster.errors import ConfigError
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -28,6 +31,21 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         tmp_path.unlink(missing_ok=True)
         raise
     return path
+
+
+def versioned_json(text: str, source: str, what: str, expected: int, consequence: str) -> dict:
+    """The mapping a JSON file of `what` (e.g. "model-card") holds, checked to declare format
+    `expected`; otherwise a one-line ConfigError naming the format found and `consequence`."""
+    try:
+        d = json.loads(text)
+    except ValueError:
+        raise ConfigError(f"{source} is missing or corrupt (not JSON); {consequence}") from None
+    if not isinstance(d, dict) or d.get("format") != expected:
+        fmt = d.get("format", "unknown") if isinstance(d, dict) else "unknown"
+        version = d.get("forecaster_version", "?") if isinstance(d, dict) else "?"
+        raise ConfigError(f"{source} is in {what} format {fmt} (written by forecaster {version}); this "
+                          f"version reads format {expected}: {consequence} with this version")
+    return d
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

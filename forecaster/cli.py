@@ -3,7 +3,10 @@
     forecaster fit [--ticker AAPL | --dataset NAME | --csv FILE] [--config FILE] [flags]
     forecaster compare --models rnn,lstm,gru [same flags as fit]
     forecaster backtest --folds 5 [same flags as fit]
+    forecaster tune --trials 30 [--timeout S] [--storage URL] [--space FILE] --out DIR [same flags as fit]
     forecaster predict --run RUN [--csv FILE]
+    forecaster export --run RUN [--format onnx] [--out FILE]
+    forecaster update --run RUN [--csv FILE] [--max-epochs N] [--refit-scalers] [--out NEW]
     forecaster runs | datasets
 
 Every command is a thin layer over `forecaster.runs`; the printouts render the run's metrics
@@ -66,6 +69,17 @@ def build_parser() -> Parser:
                               "then it forecasts the fold. Other flags are those of `forecaster fit`.")
     add_config_flags(backtest, "backtest")
 
+    tune = sub.add_parser("tune", help="search hyperparameters with Optuna, then fit the best",
+                          description="Search the space (--space, or the built-in one: network, "
+                          "lookback, hidden size, layers, dropout, learning rate, batch size) with "
+                          "Optuna: each trial trains on the train split and is judged by its best "
+                          "validation loss, never the test split; unpromising trials are pruned. The "
+                          "study is kept in --out (or --storage), so the same command again resumes "
+                          "it. Writes best.yaml, tune.html and a fit of the best config in best/. "
+                          "Other flags are those of `forecaster fit` and apply to every trial. "
+                          "Needs `pip install 'forecaster[tune]'`.")
+    add_config_flags(tune, "tune")
+
     predict = sub.add_parser("predict", help="forecast the next H steps with a finished run",
                              description="Load a finished run (network, scalers, settings), refresh its "
                              "data (or read --csv) and forecast the H steps after the last observation, "
@@ -77,6 +91,38 @@ def build_parser() -> Parser:
     predict.add_argument("--offline", action="store_true", help="use cached prices, never the network")
     predict.add_argument("--out", metavar="DIR", help="where to write forecast.csv and forecast.html "
                          "[default: the run folder]")
+
+    export = sub.add_parser("export", help="write a finished run's network as ONNX, to serve without torch",
+                            description="Export a finished run's network, from scaled input windows "
+                            "(batch, L, F) to scaled forecasts, as an ONNX graph with a JSON sidecar "
+                            "holding everything around it (model card, config). It is checked against "
+                            "torch with onnxruntime before it is written. Serve it with "
+                            "forecaster.export.OnnxForecaster (numpy, pandas and onnxruntime only). "
+                            "Needs `pip install 'forecaster[export]'`.")
+    export.add_argument("--run", required=True, metavar="RUN", help="the run folder of a `forecaster fit`")
+    export.add_argument("--format", choices=["onnx"], default="onnx", help="onnx only (TorchScript, "
+                        "torch.jit, is deprecated in torch) [default: onnx]")
+    export.add_argument("--out", metavar="FILE", help="the .onnx file, or a folder for model.onnx; the "
+                        "sidecar is FILE.json beside it [default: RUN/export/model.onnx]")
+
+    update = sub.add_parser("update", help="continue training a finished run on newer data",
+                            description="Continue training a finished run's network from its weights on "
+                            "its data refreshed (or --csv), keeping its transforms and scalers; the test "
+                            "split lies after the parent's last row, where the parent and the updated "
+                            "model are compared beside the naive baselines. Writes a new run folder "
+                            "whose model card names its parent.")
+    update.add_argument("--run", required=True, metavar="RUN", help="the run folder to update")
+    update.add_argument("--csv", metavar="FILE", help="newer data (CSV or parquet) holding the rows the "
+                        "run saw and the new ones [default: the run's own source, refreshed]")
+    update.add_argument("--time-col", metavar="COL", help="time column of --csv [default: the run's]")
+    update.add_argument("--offline", action="store_true", help="use cached prices, never the network")
+    update.add_argument("--max-epochs", type=int, metavar="N", help="epochs at most [default: the run's]")
+    update.add_argument("--learning-rate", type=float, metavar="LR", help="Adam learning rate "
+                        "[default: the run's]")
+    update.add_argument("--refit-scalers", action="store_true", help="refit the input scalers on the "
+                        "new training rows instead of keeping the run's")
+    update.add_argument("--out", metavar="DIR", help="the new run folder [default: RUN-update-<time>]")
+    update.add_argument("--overwrite", action="store_true", help="replace the files of an existing --out")
 
     runs = sub.add_parser("runs", help="list past runs and write an index.html linking their reports",
                           description="List every finished run under a folder (data, model, date, "
@@ -141,6 +187,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
         result = fit(config_from(args))
     if launched_worker():
         return 0  # rank 0 prints and writes
+    return print_run(result)
+
+
+def print_run(result) -> int:
+    """The summary of a trained run (fit, update): notes, metrics, verdict and report."""
     for note in result.metrics["data"]["notes"][:5]:
         print(f"note: {note}")
     if result.kind == "panel":
@@ -221,6 +272,27 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from forecaster.runs.space import params_text
+    from forecaster.runs.study import shown_url
+    from forecaster.runs.tune import tune
+
+    def print_trial(t) -> None:
+        value = f"validation loss {t.value:.4g}" if t.value is not None else t.reason
+        print(f"trial {t.number} {t.state} in {t.seconds:.1f} s: {value} ({params_text(t.params)})", flush=True)
+
+    result = tune(config_from(args), on_trial=print_trial)
+    counts = ", ".join(f"{n} {s}" for s, n in result.counts.items())
+    done = not result.added and sum(result.counts.values()) - result.counts.get("running", 0) >= args.trials
+    print(f"\nstudy {result.study_name} ({shown_url(result.storage)}): {counts}"
+          + ("; it already held --trials finished trials: raise --trials to run more" if done else ""))
+    print(f"best: trial {result.best_trial}, validation loss {result.best_value:.4g} "
+          f"({params_text(result.best_params)})")
+    print(f"best config: {result.best_yaml}")
+    print(f"tune report: {result.report}")
+    return print_run(result.fit)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from forecaster.runs.predict import forecast, write_forecast
 
@@ -232,6 +304,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
     print(fc.table.to_string(float_format=lambda v: f"{v:.5g}"))
     print(f"written: {folder / 'forecast.csv'}, {folder / 'forecast.html'}")
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from forecaster.export.onnx import CHECK_BATCHES, export_run
+
+    done = export_run(args.run, args.out, args.format)
+    print(f"exported {done.network}: max difference to torch {done.max_difference:.1e} on random "
+          f"windows (batch sizes {', '.join(map(str, CHECK_BATCHES))})")
+    print(f"written: {done.model}, {done.sidecar}")
+    return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from forecaster.runs.update import update
+
+    result = update(args.run, csv=args.csv, time_col=args.time_col, offline=args.offline,
+                    max_epochs=args.max_epochs, learning_rate=args.learning_rate,
+                    refit_scalers=args.refit_scalers, out=args.out, overwrite=args.overwrite)
+    return print_run(result)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -267,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         commands = {"fit": cmd_fit, "compare": cmd_compare, "predict": cmd_predict, "backtest": cmd_backtest,
-                    "runs": cmd_runs, "datasets": cmd_datasets}
+                    "export": cmd_export, "update": cmd_update, "tune": cmd_tune, "runs": cmd_runs, "datasets": cmd_datasets}
         return commands[args.command](args)
     except ForecasterError as err:
         print(f"forecaster: error: {err}", file=sys.stderr)

@@ -99,6 +99,10 @@ class FitConfig:
     folds: int = _f(5, "backtest: number of rolling-origin folds", "commands", command="backtest")
     window: str = _f("expanding", "backtest: training rows of each fold, expanding (all before the cutoff) or sliding (a fixed number of recent rows)", "commands", command="backtest")
     fine_tune: bool = _f(False, "backtest: start each fold from the previous fold's weights instead of afresh", "commands", command="backtest")
+    trials: int = _f(30, "tune: finished trials the study should hold; the same command again (same --out) continues the study up to this many", "commands", command="tune")
+    timeout: int = _f(0, "tune: start no new trial after this many seconds (0: no limit)", "commands", command="tune")
+    storage: str | None = _f(None, "tune: SQLAlchemy URL of the study, e.g. postgresql://user:pass@host/db to tune one study from several machines (default: sqlite:///<out>/study.db)", "commands", command="tune")
+    space: str | None = _f(None, "tune: YAML file of the search space (default: the built-in space, configs/tune-space.yaml)", "commands", command="tune")
     # output
     out: str | None = _f(None, "run folder (default: runs/<data>-<model>-<time>)", "output")
     overwrite: bool = _f(False, "replace the files of an existing run folder", "output")
@@ -291,6 +295,9 @@ def check_config(cfg: FitConfig) -> None:
         raise ConfigError(f"--folds must be >= 1, got {cfg.folds}; e.g. --folds 5")
     if cfg.window not in WINDOWS:
         raise ConfigError(f"unknown window {cfg.window!r}; choose expanding or sliding")
+    if cfg.trials < 1 or cfg.timeout < 0:
+        raise ConfigError(f"--trials must be >= 1 and --timeout >= 0 (0: no limit), got {cfg.trials} "
+                          f"and {cfg.timeout}; e.g. --trials 30")
 
 
 def check_models(models: list[str]) -> list[str]:

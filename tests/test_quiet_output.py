@@ -36,3 +36,17 @@ def test_the_filters_are_narrow():
                                 category=FutureWarning, module=r"lightning\.pytorch\.utilities\._pytree")
         warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated", FutureWarning)  # raised from here
     assert len(seen) == 1  # the same message from any other module still shows
+
+
+def test_overwrite_starts_from_clean_checkpoints(tmp_path):
+    """--overwrite removes the earlier run's checkpoints (none can mix with the new ones), so
+    Lightning has no stale checkpoint folder to warn about."""
+    stale = tmp_path / "run" / "checkpoints" / "epoch=9.ckpt"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+    proc = subprocess.run([sys.executable, "-m", "forecaster", "fit", "--dataset", "ibm", "--max-epochs", "1",
+                           "--lookback", "16", "--hidden-size", "8", "--out", str(tmp_path / "run"),
+                           "--overwrite"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "exists and is not empty" not in proc.stderr
+    assert not stale.exists() and (tmp_path / "run" / "checkpoints" / "best.ckpt").is_file()

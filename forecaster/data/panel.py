@@ -18,7 +18,7 @@ import pandas as pd
 
 from forecaster.config import FitConfig
 from forecaster.data.frame import ValidFrame
-from forecaster.data.prepare import SPLITS, Prepared, prepare
+from forecaster.data.prepare import SPLITS, Fitted, Prepared, prepare
 from forecaster.data.windows import WindowDataModule
 from forecaster.errors import ConfigError, DataError
 
@@ -56,9 +56,15 @@ class Panel:
 
 
 def split_bounds(frames: dict[str, ValidFrame], val_size: float, test_size: float,
-                 split_rows: list[int] | None = None) -> list[dict[str, tuple[int, int]]]:
+                 split_rows: list[int] | None = None, test_after: pd.Timestamp | None = None
+                 ) -> list[dict[str, tuple[int, int]]]:
     """Each series' train / validation / test rows [first, end), split at shared times, or
-    (one series) at the explicit row counts `split_rows` from the start, later rows unused."""
+    (one series) at the explicit row counts `split_rows` from the start, later rows unused.
+    With `test_after` (an updated model's parent saw the data up to it), the test split starts
+    after it at the earliest, so that every test row is one the parent never saw."""
+    if split_rows and test_after is not None:
+        raise ConfigError("--split-rows fixes the splits by row count, which newer data cannot extend; "
+                          "give --val-size and --test-size instead")
     if split_rows:
         if len(frames) > 1:
             raise ConfigError("--split-rows counts the rows of one series; several series are split "
@@ -69,11 +75,11 @@ def split_bounds(frames: dict[str, ValidFrame], val_size: float, test_size: floa
             raise DataError(f"--split-rows {','.join(map(str, split_rows))} needs {c} rows, the series "
                             f"has {T} (after gap handling); give smaller counts")
         return [{"train": (0, a), "val": (a, b), "test": (b, c)}]
-    if len(frames) == 1:  # its own timestamps are the pooled ones: split by row fractions
+    if len(frames) == 1 and test_after is None:  # its own timestamps are the pooled ones: row fractions
         T = len(next(iter(frames.values())).data)
         a, b = int(round(T * (1 - val_size - test_size))), int(round(T * (1 - test_size)))
         return [{"train": (0, a), "val": (a, b), "test": (b, T)}]
-    val_start, test_start = split_times(frames, val_size, test_size)
+    val_start, test_start = split_times(frames, val_size, test_size, test_after)
     out = []
     for name, frame in frames.items():
         index = frame.data.index
@@ -86,9 +92,12 @@ def split_bounds(frames: dict[str, ValidFrame], val_size: float, test_size: floa
     return out
 
 
-def split_times(frames: dict[str, ValidFrame], val_size: float, test_size: float) -> tuple:
+def split_times(frames: dict[str, ValidFrame], val_size: float, test_size: float,
+                test_after: pd.Timestamp | None = None) -> tuple:
     """The validation and test cutoffs: timestamps at the (1 - val - test) and (1 - test)
-    points of all series' timestamps pooled, so every series is split at the same times."""
+    points of all series' timestamps pooled, so every series is split at the same times.
+    With `test_after`, the test split starts after it at the earliest and the validation split
+    keeps its share of the timestamps just before."""
     indexes = [f.data.index for f in frames.values()]
     if len({ix.tz is None for ix in indexes}) > 1:
         raise DataError("some series have time zones and some do not; give all of them a time zone "
@@ -96,24 +105,37 @@ def split_times(frames: dict[str, ValidFrame], val_size: float, test_size: float
     stamps = np.sort(np.concatenate([ix.as_unit("ns").asi8 for ix in indexes]))
     tz = indexes[0].tz
 
-    def at(q: float) -> pd.Timestamp:
-        return pd.Timestamp(int(stamps[min(int(round(q * len(stamps))), len(stamps) - 1)]), tz=tz)
-    return at(1 - val_size - test_size), at(1 - test_size)
+    n = len(stamps)
+    val_pos, test_pos = int(round((1 - val_size - test_size) * n)), int(round((1 - test_size) * n))
+    if test_after is not None:
+        after = int(np.searchsorted(stamps, pd.Timestamp(test_after).as_unit("ns").value, side="right"))
+        if after >= n:
+            raise DataError(f"the data hold no rows after {test_after}; nothing new to learn from or test on")
+        shift = max(after - test_pos, 0)
+        val_pos, test_pos = val_pos + shift, test_pos + shift
+
+    def at(pos: int) -> pd.Timestamp:
+        return pd.Timestamp(int(stamps[min(pos, n - 1)]), tz=tz)
+    return at(val_pos), at(test_pos)
 
 
-def prepare_panel(frames: dict[str, ValidFrame], cfg: FitConfig) -> Panel:
-    """Prepare each series with its own transforms and scalers and the shared split times."""
+def prepare_panel(frames: dict[str, ValidFrame], cfg: FitConfig, fitted: list[Fitted] | None = None,
+                  test_after: pd.Timestamp | None = None) -> Panel:
+    """Prepare each series with its own transforms and scalers and the shared split times;
+    `fitted` (one per series) and `test_after` for a model learning from newer data (see
+    `prepare` and `split_bounds`)."""
     prepared = []
-    bounds_of = split_bounds(frames, cfg.val_size, cfg.test_size, cfg.split_rows)
-    for (name, frame), bounds in zip(frames.items(), bounds_of):
+    bounds_of = split_bounds(frames, cfg.val_size, cfg.test_size, cfg.split_rows, test_after)
+    for i, ((name, frame), bounds) in enumerate(zip(frames.items(), bounds_of)):
         try:
             prepared.append(prepare(frame, cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size,
                                     transform=cfg.transform, calendar=cfg.calendar,
-                                    stride=cfg.stride, bounds=bounds, anchor=cfg.anchor))
+                                    stride=cfg.stride, bounds=bounds, anchor=cfg.anchor,
+                                    fitted=fitted[i] if fitted else None))
         except DataError as err:
             if len(frames) == 1:
                 raise
-            val_start, test_start = split_times(frames, cfg.val_size, cfg.test_size)
+            val_start, test_start = split_times(frames, cfg.val_size, cfg.test_size, test_after)
             raise DataError(f"series {name!r} (the splits start at {val_start} and {test_start}): "
                             f"{err}; drop this series or give it more history") from None
     first = prepared[0]

@@ -60,6 +60,18 @@ class Scaler:
 
 
 @dataclass(frozen=True)
+class Fitted:
+    """What a trained model fixed about its data, kept when it learns from newer data
+    (`forecaster update`): each column's transform, the input scaler (None: refit on the new
+    training rows), the season and each step's anchor offset."""
+
+    column_transforms: list[str]
+    input_scaler: Scaler | None
+    season: int
+    anchor_offsets: np.ndarray  # (H,)
+
+
+@dataclass(frozen=True)
 class Prepared:
     """Everything downstream needs, as arrays aligned on the rows of `index`."""
 
@@ -227,13 +239,23 @@ def to_levels(pred: np.ndarray, anchor: np.ndarray, transform: str, target_scale
     return target_scaler.inverse(pred)
 
 
+def relative_to_cutoff(x, k: int):
+    """Windows (B, L, F), a numpy array or a torch tensor, with their first k columns minus each
+    window's value at its cutoff (its last row): the "window" transform's scale-free inputs,
+    whatever level the series has drifted to. In place on a freshly gathered batch."""
+    x[..., :k] = x[..., :k] - x[:, -1:, :k]  # (B, L, k) - (B, 1, k)
+    return x
+
+
 def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.15,
             test_size: float = 0.15, transform: str = "auto", calendar: bool = True,
             stride: int = 1, bounds: dict[str, tuple[int, int]] | None = None,
-            anchor: str = "auto") -> Prepared:
+            anchor: str = "auto", fitted: Fitted | None = None) -> Prepared:
     """Split chronologically, transform, fit scalers on train, and find every valid window.
 
     `bounds` (split -> [first, end) rows) replaces the fractional split, e.g. for backtest folds.
+    `fitted` keeps a trained model's transforms, scaler, season and anchor instead of deciding
+    them from these rows.
     """
     check_sizes(lookback, horizon, val_size, test_size, stride)
     transform = resolve_transform(transform, frame.kind)
@@ -242,8 +264,9 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
         train_end = int(round(T * (1 - val_size - test_size)))
         val_end = int(round(T * (1 - test_size)))
         bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, T)}
-    inputs, names, scaler, blocked, transforms = model_inputs(frame, transform, calendar,
-                                                              fit_rows=slice(*bounds["train"]))
+    inputs, names, scaler, blocked, transforms = model_inputs(
+        frame, transform, calendar, fitted.input_scaler if fitted else None,
+        fit_rows=slice(*bounds["train"]), transforms=fitted.column_transforms if fitted else None)
 
     window_segment = np.where(blocked, -1, frame.segment)
     starts = {split: window_starts(window_segment, lookback, horizon, *bounds[split], stride)
@@ -256,7 +279,10 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
     season, season_note = (frame.season, None) if frame.kind == "price" else \
         detect_season(levels[train], frame.segment[train], frame.freq, frame.season)
     offsets, anchor_note = np.zeros(horizon, dtype=np.int64), None
-    if transform in RELATIVE:
+    if fitted is not None:
+        season, season_note = fitted.season, None
+        offsets = np.asarray(fitted.anchor_offsets, dtype=np.int64)
+    elif transform in RELATIVE:
         val_cutoffs = starts["val"] + lookback - 1
         offsets, anchor_note = choose_anchor(levels, val_cutoffs, horizon, season, lookback, anchor)
     return Prepared(index=frame.data.index, levels=levels,

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from forecaster.data.prepare import relative_to_cutoff
+
 
 def window_view(series: torch.Tensor, length: int) -> torch.Tensor:
     """All windows of `length` rows as a view: (T, K) -> (T - length + 1, length, K)."""
@@ -60,14 +62,6 @@ class WindowDataset(Dataset):
         if self.relative_inputs:
             x = relative_to_cutoff(x, self.relative_inputs)
         return x, y
-
-
-def relative_to_cutoff(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Windows (B, L, F) with their first k columns minus each window's value at its cutoff
-    (its last row): scale-free inputs, whatever level the series has drifted to. In place on a
-    freshly gathered batch."""
-    x[..., :k] -= x[:, -1:, :k].clone()  # (B, L, k) - (B, 1, k)
-    return x
 
 
 class WindowBatches(Sampler):

@@ -40,6 +40,20 @@ def verdict(model: str, ratio: float, over: str = "", test: DieboldMariano | Non
     return f"{model} does NOT beat the naive last value{where}: {margin}, {worse} ({p})"
 
 
+def update_verdict(metrics: dict) -> str:
+    """The one sentence comparing an updated model with its parent on the test split (rows the
+    parent never saw), from an `evaluate` block that judged the parent beside the baselines."""
+    model, parent = metrics["model"], metrics["baselines"]["parent"]
+    test = DieboldMariano.from_dict(metrics["significance"]["parent"])
+    ratio = model["MAE"] / parent["MAE"]
+    p = f"Diebold-Mariano p = {test.p_value:.2g}" if test.p_value == test.p_value else "too few windows to test"
+    outcome = {"better": "significantly better", "worse": "significantly worse"}.get(test.outcome,
+                                                                                   "not a significant difference")
+    return (f"updated {model['name']} against its parent on the {metrics['split']['windows']} test "
+            f"windows the parent never saw: MAE {100 * abs(1 - ratio):.1f}% "
+            f"{'lower' if ratio < 1 else 'higher'}, {outcome} ({p})")
+
+
 def significance_line(significance: dict[str, dict]) -> str:
     """The Diebold-Mariano results of a run in one line, for the CLI and the report."""
     names = {"naive": "naive", "seasonal_naive": "seasonal naive"}

@@ -162,6 +162,6 @@ class SegRNN(nn.Module):
         for _ in range(self.n_out):
             step, state = self.rnn(torch.relu(self.embed(seg))[:, None], state)  # (B*C, 1, d)
             hs.append(step)
-            mean = self.out(step[:, 0]).view(len(seg), self.w, self.n_params)[..., 0]  # (B*C, w)
+            mean = self.out(step[:, 0]).unflatten(1, (self.w, self.n_params))[..., 0]  # (B*C, w*P) -> (B*C, w)
             seg = torch.cat([mean, cov], dim=-1)  # (B*C, w')
         return torch.cat(hs, dim=1)  # m x (B*C, 1, d) -> (B*C, m, d)

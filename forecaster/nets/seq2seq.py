@@ -28,8 +28,7 @@ DECODER_CELLS: dict[str, type[nn.Module]] = {"rnn": nn.RNNCell, "gru": nn.GRUCel
 
 def to_contract(y: torch.Tensor, n_targets: int) -> torch.Tensor:
     """Head outputs (B, H, P * C), P blocks of C targets -> the contract's (B, H, C, P)."""
-    B, H, _ = y.shape
-    return y.view(B, H, -1, n_targets).transpose(2, 3)  # (B, H, P*C) -> (B, H, P, C) -> (B, H, C, P)
+    return y.unflatten(2, (-1, n_targets)).transpose(2, 3)  # (B, H, P*C) -> (B, H, P, C) -> (B, H, C, P)
 
 
 class DirectForecaster(nn.Module):
@@ -44,7 +43,7 @@ class DirectForecaster(nn.Module):
                 teacher_forcing: float = 0.0) -> torch.Tensor:
         _, summary = self.encoder(x)  # (B, L, F) -> (B, D)
         y = self.head(summary)  # (B, D) -> (B, H * P * C)
-        return to_contract(y.view(len(y), self.horizon, -1), self.n_targets)  # -> (B, H, C, P)
+        return to_contract(y.unflatten(1, (self.horizon, -1)), self.n_targets)  # -> (B, H, P*C) -> (B, H, C, P)
 
 
 class Attention(nn.Module):

@@ -55,6 +55,11 @@ def forecast_figure(forecasts: pd.DataFrame, model: str, target: str, horizon: i
             fig.add_trace(go.Scattergl(x=naive.index, y=naive.values, mode="lines", visible="legendonly",
                                        name=f"naive, {step} steps ahead",
                                        line=dict(color=COLORS["naive"], width=1, dash=dash)))
+        if "parent" in s.columns:  # an updated model's parent, on the rows it never saw
+            parent = drawn(s["parent"], freq)
+            fig.add_trace(go.Scattergl(x=parent.index, y=parent.values, mode="lines",
+                                       name=f"parent, {step} step{'s' if step > 1 else ''} ahead",
+                                       line=dict(color=COLORS["parent"], width=1, dash=dash)))
     return layout(fig, f"Held-out test forecasts of {esc(target)}", "time", unit)
 
 

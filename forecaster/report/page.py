@@ -15,7 +15,7 @@ SPAN_COLORS = {"train": "rgba(99,110,250,0.07)", "val": "rgba(255,161,90,0.15)",
                "test": "rgba(0,204,150,0.15)"}
 SPAN_NAMES = {"train": "train", "val": "validation", "test": "test (held out)"}
 COLORS = {"actual": "#222222", "model": "#d62728", "naive": "#1f77b4",
-          "seasonal_naive": "#9467bd", "drift": "#8c564b"}
+          "seasonal_naive": "#9467bd", "drift": "#8c564b", "parent": "#7f7f7f"}
 
 
 def esc(text: object) -> str:

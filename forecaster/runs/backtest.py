@@ -86,7 +86,7 @@ def backtest(cfg: FitConfig, progress: bool = True) -> BacktestResult:
     frame = load_data(cfg)
     plan = fold_rows(len(frame.data), cfg.folds, cfg.test_size, cfg.val_size, cfg.window)
     prepared = [prepare_fold(cfg, frame, k, rows) for k, rows in enumerate(plan, start=1)]  # fail early
-    with claimed(run_dir, reuse=cfg.overwrite):
+    with claimed(run_dir, reuse=cfg.overwrite, overwrite=cfg.overwrite):
         return train_and_write(cfg, run_dir, frame, prepared, progress)
 
 

@@ -10,6 +10,7 @@ A card carries its `format`; a card of another format is refused in one line nam
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,21 +20,72 @@ import numpy as np
 import pandas as pd
 
 from forecaster import __version__
+from forecaster._io import versioned_json
 from forecaster.data.prepare import COLUMN_TRANSFORMS, Scaler
 from forecaster.errors import ConfigError
 from forecaster.evaluation.intervals import Conformal
 
 CARD_FORMAT = 2  # bump when model.json or the checkpoint layout changes incompatibly
+DATA_BLOCKS = 32  # a data record's digests: one per block of consecutive rows
+
+
+@dataclass(frozen=True)
+class DataRecord:
+    """The rows a model saw, by fingerprint: the last timestamp, the row count, and a digest of
+    each of up to DATA_BLOCKS blocks of consecutive rows (timestamps and target values), so
+    that newer data can be checked to extend them unchanged (`forecaster update`)."""
+
+    end: pd.Timestamp
+    rows: int
+    blocks: list[str]
+
+    @classmethod
+    def of(cls, index: pd.DatetimeIndex, levels: np.ndarray) -> DataRecord:
+        """The record of (T,) timestamps and their (T, C) target values."""
+        return cls(index[-1], len(index), _block_digests(index, levels, len(index)))
+
+    def changed_rows(self, index: pd.DatetimeIndex, levels: np.ndarray) -> tuple[int, int] | None:
+        """[first, end) rows of the first block where `index`, `levels` (newer data of the same
+        series, up to `end`) differ from the recorded rows; None where they hold them unchanged."""
+        if len(index) != self.rows:  # rows added or dropped: compare the blocks that still line up
+            digests = _block_digests(index[:self.rows], levels[:self.rows], self.rows)
+        else:
+            digests = _block_digests(index, levels, self.rows)
+        for (a, b), old, new in zip(_blocks(self.rows), self.blocks, digests):
+            if old != new:
+                return a, b
+        return None if len(index) == self.rows else (min(len(index), self.rows) - 1, self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"end": self.end.isoformat(), "rows": self.rows, "blocks": self.blocks}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DataRecord:
+        return cls(pd.Timestamp(d["end"]), int(d["rows"]), [str(b) for b in d["blocks"]])
+
+
+def _blocks(rows: int) -> list[tuple[int, int]]:
+    edges = np.linspace(0, rows, min(DATA_BLOCKS, rows) + 1).astype(int)
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist()))
+
+
+def _block_digests(index: pd.DatetimeIndex, levels: np.ndarray, rows: int) -> list[str]:
+    stamps = index.as_unit("ns").asi8
+    return [hashlib.sha256(stamps[a:b].tobytes()
+                           + np.ascontiguousarray(levels[a:b], dtype=np.float64).tobytes()).hexdigest()[:16]
+            for a, b in _blocks(rows) if b <= len(stamps)]  # block by block: no (T, C) float64 copy
 
 
 @dataclass(frozen=True)
 class SeriesCard:
-    """One series' fitted state: its column transforms, input scaler and interval widths."""
+    """One series' fitted state: its column transforms, input scaler, interval widths and the
+    record of the rows it was trained and evaluated on."""
 
     name: str
     column_transforms: list[str]  # per data column (targets, then features)
     input_scaler: Scaler  # per data column
     conformal: Conformal | None = None  # None until the run is evaluated
+    data: DataRecord | None = None  # None in cards written before forecaster kept it
 
     def target_scaler(self, n_targets: int) -> Scaler:
         return Scaler(self.input_scaler.mean[:n_targets], self.input_scaler.std[:n_targets])
@@ -42,7 +94,8 @@ class SeriesCard:
         return {"name": self.name, "column_transforms": self.column_transforms,
                 "input_scaler": {"mean": self.input_scaler.mean.tolist(),
                                  "std": self.input_scaler.std.tolist()},
-                "conformal": self.conformal.to_dict() if self.conformal else None}
+                "conformal": self.conformal.to_dict() if self.conformal else None,
+                "data": self.data.to_dict() if self.data else None}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SeriesCard:
@@ -52,7 +105,8 @@ class SeriesCard:
         scaler = Scaler(np.asarray(d["input_scaler"]["mean"], dtype=np.float64),
                         np.asarray(d["input_scaler"]["std"], dtype=np.float64))
         conformal = Conformal.from_dict(d["conformal"]) if d.get("conformal") else None
-        return cls(str(d["name"]), list(d["column_transforms"]), scaler, conformal)
+        data = DataRecord.from_dict(d["data"]) if d.get("data") else None
+        return cls(str(d["name"]), list(d["column_transforms"]), scaler, conformal, data)
 
 
 @dataclass(frozen=True)
@@ -72,6 +126,7 @@ class ModelCard:
     many: bool  # several series: forecasts carry a `series` column
     series: list[SeriesCard]
     anchor_offsets: list[int]  # (H,) rows from the cutoff to each step's anchor (forecaster.data.season)
+    parent: str | None = None  # the run folder this model was updated from (`forecaster update`)
     forecaster_version: str = field(default=__version__)
 
     @property
@@ -98,23 +153,14 @@ class ModelCard:
             "kind": self.kind, "season": self.season,
             "freq": self.freq.isoformat() if self.freq is not None else None,
             "loss": self.loss, "many": self.many, "anchor_offsets": self.anchor_offsets,
-            "series": [s.to_dict() for s in self.series],
+            "parent": self.parent, "series": [s.to_dict() for s in self.series],
         }, indent=2)
 
     @classmethod
     def from_json(cls, text: str, source: str = "model.json",
                   consequence: str = "fit the model again") -> ModelCard:
         """Parse a card; a corrupt card or one of another format is a one-line ConfigError."""
-        try:
-            d = json.loads(text)
-        except ValueError:
-            raise ConfigError(f"{source} is missing or corrupt (not JSON); {consequence}") from None
-        if not isinstance(d, dict) or d.get("format") != CARD_FORMAT:
-            fmt = d.get("format", "unknown") if isinstance(d, dict) else "unknown"
-            version = d.get("forecaster_version", "?") if isinstance(d, dict) else "?"
-            raise ConfigError(f"{source} is in model-card format {fmt} (written by forecaster "
-                              f"{version}); this version reads format {CARD_FORMAT}: {consequence} "
-                              "with this version")
+        d = versioned_json(text, source, "model-card", CARD_FORMAT, consequence)
         try:
             return cls(network=d["network"], network_kwargs=dict(d["network_kwargs"]),
                        lookback=int(d["lookback"]), horizon=int(d["horizon"]), transform=d["transform"],
@@ -123,7 +169,7 @@ class ModelCard:
                        freq=pd.Timedelta(d["freq"]) if d["freq"] else None, loss=d["loss"],
                        many=bool(d["many"]), series=[SeriesCard.from_dict(s) for s in d["series"]],
                        anchor_offsets=[int(o) for o in d["anchor_offsets"]],
-                       forecaster_version=d["forecaster_version"])
+                       parent=d.get("parent"), forecaster_version=d["forecaster_version"])
         except (KeyError, TypeError, ValueError) as err:
             raise ConfigError(f"{source} is missing or corrupt ({type(err).__name__}: {err}); "
                               f"{consequence}") from None

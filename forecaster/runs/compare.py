@@ -45,7 +45,7 @@ def compare(cfg: FitConfig, models: list[str] | tuple[str, ...] | None = None,
     probe = val[torch.linspace(0, len(val) - 1, min(PROBE_WINDOWS, len(val))).long()]
     picks = np.linspace(0, len(p.starts["test"]) - 1, ATTENTION_WINDOWS).astype(int)
     test_x, _ = data.dataset("test")[torch.from_numpy(picks)]
-    with claimed(run_dir, reuse=cfg.overwrite):
+    with claimed(run_dir, reuse=cfg.overwrite, overwrite=cfg.overwrite):
         return train_and_write(cfg, run_dir, frames, panel, data, (probe, test_x, picks), progress)
 
 

@@ -10,9 +10,11 @@ an overall block (`kind` says which).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import pandas as pd
 
 from forecaster._io import atomic_write, atomic_write_text, metrics_json
@@ -21,13 +23,23 @@ from forecaster.data.frame import ValidFrame
 from forecaster.data.panel import Panel
 from forecaster.data.select import data_label, unit_label
 from forecaster.data.windows import WindowDataModule
-from forecaster.evaluation.tables import overall_metrics
+from forecaster.evaluation.tables import overall_metrics, update_verdict
 from forecaster.report.fit import write_report
 from forecaster.report.panel import write_panel_report
 from forecaster.runs.folder import check_resumable, claim_run_dir, claimed
 from forecaster.runs.pipeline import (evaluate_network, model_card, network_notes, prepare_data,
                                       train_network, trainer_for, training_info)
 from forecaster.runs.results import METRICS_SCHEMA, FitResult
+
+
+@dataclass
+class Lineage:
+    """What an updated run (`forecaster update`) carries over from its parent run."""
+
+    parent: str  # the parent's run folder
+    state: dict = field(repr=False)  # the parent network's weights: training starts from them
+    forecasts: list[np.ndarray] = field(repr=False)  # per series, the parent's (N, H, C) test forecasts
+    info: dict = field(default_factory=dict)  # what the update did, for metrics.json `update`
 
 
 def fit(cfg: FitConfig, progress: bool = True, resume: bool = False) -> FitResult:
@@ -40,20 +52,25 @@ def fit(cfg: FitConfig, progress: bool = True, resume: bool = False) -> FitResul
     last = check_resumable(run_dir) if resume else None
     trainer = trainer_for(cfg, run_dir, progress)  # bad trainer flags fail before any work
     frames, panel, data = prepare_data(cfg)
-    with claimed(run_dir, writer, reuse=cfg.overwrite or resume):
+    with claimed(run_dir, writer, reuse=cfg.overwrite or resume, overwrite=cfg.overwrite and not resume):
         return train_and_write(cfg, run_dir, writer, trainer, frames, panel, data, last)
 
 
 def train_and_write(cfg: FitConfig, run_dir: Path, writer: bool, trainer: L.Trainer,
                     frames: dict[str, ValidFrame], panel: Panel, data: WindowDataModule,
-                    last: Path | None) -> FitResult:
-    """Train, evaluate and (as the writer) write the run into its claimed folder."""
+                    last: Path | None, lineage: Lineage | None = None) -> FitResult:
+    """Train, evaluate and (as the writer) write the run into its claimed folder. With a
+    `lineage`, training starts from the parent's weights and the parent is judged beside the
+    baselines on the test split."""
     many = is_panel(cfg)
+    parent = lineage.parent if lineage else None
     if writer:
         atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
-        atomic_write_text(run_dir / "model.json", model_card(cfg, panel, many=many).to_json())
-    net = train_network(cfg, cfg.model, panel, data, trainer, resume_from=last)
-    evaluations = evaluate_network(net, panel, data)
+        atomic_write_text(run_dir / "model.json", model_card(cfg, panel, many=many, parent=parent).to_json())
+    net = train_network(cfg, cfg.model, panel, data, trainer, resume_from=last,
+                        init_state=lineage.state if lineage else None)
+    evaluations = evaluate_network(net, panel, data, [{"parent": f} for f in lineage.forecasts]
+                                   if lineage else None)
     notes = [f"{name}: {n}" if many else n for (name, fr), p in zip(frames.items(), panel.prepared)
              for n in (*fr.notes, *p.notes)] + network_notes(cfg, cfg.model, panel.first)
     data_block = {"source": data_label(cfg), "kind": panel.first.kind, "series": len(panel.names),
@@ -70,12 +87,17 @@ def train_and_write(cfg: FitConfig, run_dir: Path, writer: bool, trainer: L.Trai
         forecasts = evaluations[0].forecasts(cfg.model)
     metrics["training"] = training_info(net, data)
     metrics["data"] = data_block
+    if lineage:
+        verdicts = {e.name: update_verdict(e.metrics) for e in evaluations}
+        metrics["update"] = {"parent": parent, **lineage.info, "verdicts": verdicts}
+        notes.insert(0, next(iter(verdicts.values())) if not many else
+                     f"updated from {parent}: see each series' comparison with the parent")
     result = FitResult(run_dir=run_dir, config=cfg, kind=metrics["kind"], metrics=metrics,
                        forecasts=forecasts, unit=unit_label(cfg, panel.first.target_names),
                        panel=panel, module=net.module, training=net.training)
     if not trainer.is_global_zero:
         return result  # another process (rank 0) writes the run
-    atomic_write_text(run_dir / "model.json", model_card(cfg, panel, evaluations, many).to_json())
+    atomic_write_text(run_dir / "model.json", model_card(cfg, panel, evaluations, many, parent).to_json())
     atomic_write_text(run_dir / "metrics.json", metrics_json(metrics))
     atomic_write(run_dir / "forecasts.csv", lambda tmp: forecasts.to_csv(tmp))
     write_fit_report(result)

@@ -13,6 +13,7 @@ two is ever mixed.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,9 +64,11 @@ def claim_run_dir(cfg: FitConfig, resume: bool = False) -> tuple[Path, bool]:
 
 
 @contextmanager
-def claimed(run_dir: Path, writer: bool = True, reuse: bool = False) -> Iterator[None]:
+def claimed(run_dir: Path, writer: bool = True, reuse: bool = False, overwrite: bool = False) -> Iterator[None]:
     """Hold the run folder for writing (create it, lock it, check it is still free); `reuse`
-    (overwrite or resume) accepts a folder that already holds files. A non-writer holds nothing."""
+    (overwrite or resume) accepts a folder that already holds files, and `overwrite` removes
+    the checkpoints an earlier run left there, so none can mix with the new ones. A non-writer
+    holds nothing."""
     if not writer:
         yield
         return
@@ -80,6 +83,10 @@ def claimed(run_dir: Path, writer: bool = True, reuse: bool = False) -> Iterator
         if not reuse and any(p.name != LOCK_NAME for p in run_dir.iterdir()):
             raise ConfigError(f"run folder {run_dir} already holds files (another run claimed it "
                               "first); choose another --out, or pass --overwrite to replace them")
+        if overwrite:
+            for old in sorted(run_dir.rglob("checkpoints")):
+                if old.is_dir():
+                    shutil.rmtree(old)
         yield
     finally:
         lock.release()

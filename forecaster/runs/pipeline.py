@@ -29,7 +29,7 @@ from forecaster.evaluation.metrics import evaluate
 from forecaster.evaluation.tables import forecast_frame
 from forecaster.nets.build import build_network, count_parameters
 from forecaster.nets.segrnn import segment_length_for
-from forecaster.runs.card import ModelCard, SeriesCard
+from forecaster.runs.card import DataRecord, ModelCard, SeriesCard
 from forecaster.training.diagnostics import gradient_flow
 from forecaster.training.inference import predict_windows
 from forecaster.training.module import ForecastModule
@@ -68,10 +68,11 @@ class SeriesEvaluation:
         return forecast_frame(self.prepared, {model: self.pred, **self.bounds, **self.baselines}, "test")
 
 
-def prepare_data(cfg: FitConfig) -> tuple[dict[str, ValidFrame], Panel, WindowDataModule]:
-    """Every series the config names, validated, split, transformed and scaled, and the
-    windows over them: everything before a network."""
-    frames = load_series(cfg)
+def prepare_data(cfg: FitConfig, frames: dict[str, ValidFrame] | None = None
+                 ) -> tuple[dict[str, ValidFrame], Panel, WindowDataModule]:
+    """Every series the config names (or `frames`, loaded already), validated, split,
+    transformed and scaled, and the windows over them: everything before a network."""
+    frames = frames if frames is not None else load_series(cfg)
     panel = prepare_panel(frames, cfg)
     return frames, panel, panel.datamodule(cfg.batch_size, cfg.seed)
 
@@ -138,18 +139,28 @@ def train_network(cfg: FitConfig, name: str, panel: Panel, data: WindowDataModul
     return TrainedNetwork(name, module, trained, flow_init, flow_trained)
 
 
-def evaluate_network(net: TrainedNetwork, panel: Panel, data: WindowDataModule) -> list[SeriesEvaluation]:
+def split_forecasts(module: ForecastModule, panel: Panel, data: WindowDataModule, split: str) -> list[np.ndarray]:
+    """Each series' (N, H, C) forecasts of `split`'s windows, in original units."""
+    mean, _ = predict_windows(module, data, split)  # (N, H, C) model space, all series
+    return [p.to_levels(m, split) for p, m in zip(panel.prepared, panel.per_series(mean, split))]
+
+
+def evaluate_network(net: TrainedNetwork, panel: Panel, data: WindowDataModule,
+                     references: list[dict[str, np.ndarray]] | None = None) -> list[SeriesEvaluation]:
     """Forecast every series' test windows, evaluate them against the baselines, and calibrate
-    each series' conformal intervals on its validation windows (never the test split)."""
+    each series' conformal intervals on its validation windows (never the test split).
+    `references` (per series, name -> (N, H, C) test forecasts, e.g. an updated model's parent)
+    are judged beside the baselines."""
     mean, std = predict_windows(net.module, data, "test")  # (N, H, C) model space, all series
     val_mean, _ = predict_windows(net.module, data, "val")
     stds = panel.per_series(std, "test") if std is not None else [None] * len(panel.names)
     out = []
-    for name, p, m, s, vm in zip(panel.names, panel.prepared, panel.per_series(mean, "test"), stds,
-                                 panel.per_series(val_mean, "val")):
+    refs = references or [{}] * len(panel.names)
+    for name, p, m, s, vm, ref in zip(panel.names, panel.prepared, panel.per_series(mean, "test"), stds,
+                                      panel.per_series(val_mean, "val"), refs):
         pred, val_pred = p.to_levels(m, "test"), p.to_levels(vm, "val")
         check_finite(net, name, pred, val_pred)
-        baselines = baseline_forecasts(p, "test")
+        baselines = {**baseline_forecasts(p, "test"), **ref}
         metrics = evaluate(p, pred, net.name, "test", baselines)
         metrics["intervals"], bounds, conformal = interval_metrics(p, val_pred, pred, m, s)
         out.append(SeriesEvaluation(name, p, pred, metrics, bounds, conformal, baselines))
@@ -180,8 +191,9 @@ def training_info(net: TrainedNetwork, data: WindowDataModule) -> dict:
 
 
 def model_card(cfg: FitConfig, panel: Panel, evaluations: list[SeriesEvaluation] | None = None,
-               many: bool = False) -> ModelCard:
-    """The card of a model trained on `panel`; with `evaluations`, its interval widths too."""
+               many: bool = False, parent: str | None = None) -> ModelCard:
+    """The card of a model trained on `panel`; with `evaluations`, its interval widths too;
+    `parent`: the run it was updated from."""
     p = panel.first
     n_data = len(p.column_transforms)
     conformal = [e.conformal for e in evaluations] if evaluations else [None] * len(panel.names)
@@ -190,6 +202,6 @@ def model_card(cfg: FitConfig, panel: Panel, evaluations: list[SeriesEvaluation]
         horizon=p.horizon, transform=p.transform, targets=list(p.target_names),
         features=p.input_names[len(p.target_names):n_data], calendar=p.input_names[n_data:],
         kind=p.kind, season=p.season, freq=p.freq, loss=cfg.loss, many=many,
-        anchor_offsets=[int(o) for o in p.anchor_offsets],
-        series=[SeriesCard(name, q.column_transforms, q.input_scaler, c)
+        anchor_offsets=[int(o) for o in p.anchor_offsets], parent=parent,
+        series=[SeriesCard(name, q.column_transforms, q.input_scaler, c, DataRecord.of(q.index, q.levels))
                 for name, q, c in zip(panel.names, panel.prepared, conformal)])
