@@ -10,7 +10,8 @@ The public API (the CLI is a thin layer over it):
 
 Data: load_dataset, fetch_prices, load_file, validate_frame, WindowDataModule (and
 forecaster.data.prepare.prepare, forecaster.evaluation.metrics.evaluate).
-Models: build_network, NETWORKS. Runs: fit, compare, backtest, update, forecast, load_run, list_runs.
+Models: build_network, NETWORKS. Runs: fit, compare, backtest, update, tune (the tune extra),
+forecast, load_run, list_runs.
 Serving: export_run, OnnxForecaster (no torch).
 
 Names are imported lazily, so `import forecaster` stays cheap until torch is needed. No exported
@@ -32,6 +33,7 @@ _EXPORTS = {
     "build_network": "forecaster.nets.build", "NETWORKS": "forecaster.nets",
     "fit": "forecaster.runs.fit", "compare": "forecaster.runs.compare",
     "backtest": "forecaster.runs.backtest", "update": "forecaster.runs.update",
+    "tune": "forecaster.runs.tune",
     "forecast": "forecaster.runs.predict", "load_run": "forecaster.runs.predict",
     "write_forecast": "forecaster.runs.predict",
     "export_run": "forecaster.export.onnx", "OnnxForecaster": "forecaster.export.runtime",
