@@ -63,7 +63,31 @@ def test_loop_lstm_matches_torch_lstm():
     mine = LoopLSTM(5, 16, num_layers=2).load_from_torch_lstm(ref)
     x = torch.randn(8, 30, 5)
     want, _ = ref(x)
-    torch.testing.assert_close(mine(x), want, atol=1e-5, rtol=1e-5)
+    got = mine(x)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    # and so do the gradients that train it (the loop is written for speed, not as the textbook)
+    want.square().sum().backward()
+    got.square().sum().backward()
+    for i in range(2):
+        torch.testing.assert_close(mine.weight_hh[i].grad, getattr(ref, f"weight_hh_l{i}").grad, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(mine.weight_ih[i].grad, getattr(ref, f"weight_ih_l{i}").grad, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(mine.bias[i].grad, getattr(ref, f"bias_ih_l{i}").grad, atol=1e-5, rtol=1e-4)
+
+
+def test_cifg_recurrence_is_the_coupled_lstm():
+    """The CIFG step c = g + f (c - g) is f c + (1 - f) g, checked against a textbook loop."""
+    torch.manual_seed(0)
+    cifg = LoopLSTM(3, 6, coupled=True)
+    x = torch.randn(4, 9, 3)
+    w_ih, w_hh, b = cifg.weight_ih[0], cifg.weight_hh[0], cifg.bias[0]
+    h, c, hs = torch.zeros(4, 6), torch.zeros(4, 6), []
+    for t in range(9):
+        f, g, o = (x[:, t] @ w_ih.T + h @ w_hh.T + b).split(6, dim=1)
+        f, g, o = torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        c = f * c + (1 - f) * g
+        h = o * torch.tanh(c)
+        hs.append(h)
+    torch.testing.assert_close(cifg(x), torch.stack(hs, dim=1), atol=1e-6, rtol=1e-5)
 
 
 def test_cifg_ties_the_input_gate_to_the_forget_gate():
