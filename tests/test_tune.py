@@ -171,3 +171,17 @@ def test_lightnings_pruning_callback_stops_a_trial(tmp_path):
     (trial,) = study.trials
     assert trial.state == optuna.trial.TrialState.PRUNED and trial.user_attrs["epochs"] == 1
     assert not (tmp_path / "0" / "checkpoints").exists() and (tmp_path / "0" / "trial.json").is_file()
+
+
+def test_trials_do_not_repeat_lightnings_stop_line():
+    import logging
+
+    log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+
+    def shown(msg: str) -> bool:
+        return log.filter(logging.LogRecord(log.name, logging.INFO, __file__, 1, msg, None, None))
+
+    with study_module.optuna_warnings_only():
+        assert not shown("`Trainer.fit` stopped: `max_epochs=2` reached.")
+        assert shown("GPU available: True (cuda), used: False")
+    assert shown("`Trainer.fit` stopped: `max_epochs=2` reached.")  # a fit still says why it stopped

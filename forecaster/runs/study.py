@@ -13,6 +13,7 @@ small `trial.json` is kept in its folder.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 import time
@@ -79,14 +80,21 @@ def shown_url(url: str) -> str:
 
 @contextmanager
 def optuna_warnings_only() -> Iterator[None]:
-    """Optuna's log at WARNING while tuning ("A new study created..." is not news); the
-    command prints its own line per trial."""
+    """Optuna's log at WARNING while tuning ("A new study created..." is not news), and none of
+    Lightning's "`Trainer.fit` stopped: ..." lines: the command prints its own line per trial."""
     level = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    lightning_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    lightning_log.addFilter(_not_a_trial_end)
     try:
         yield
     finally:
         optuna.logging.set_verbosity(level)
+        lightning_log.removeFilter(_not_a_trial_end)
+
+
+def _not_a_trial_end(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("`Trainer.fit` stopped:")
 
 
 def open_storage(url: str) -> optuna.storages.RDBStorage:
