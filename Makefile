@@ -45,7 +45,8 @@ test: setup-dev browser
 bench: setup
 	cd benchmarks && ../$(BIN)/python bench_throughput.py && ../$(BIN)/python bench_end_to_end.py && \
 	  env -u MALLOC_MMAP_THRESHOLD_ -u MALLOC_TRIM_THRESHOLD_ BENCH_DEFAULT_MALLOC=1 ../$(BIN)/python bench_long_series.py && \
-	  ../$(BIN)/python bench_many_series.py && ../$(BIN)/python bench_loop_cells.py
+	  ../$(BIN)/python bench_many_series.py && ../$(BIN)/python bench_loop_cells.py && \
+	  ../$(BIN)/python bench_latency.py
 	$(BIN)/python -m pip install -q -e ".[export]"
 	cd benchmarks && ../$(BIN)/python bench_export.py
 

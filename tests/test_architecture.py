@@ -110,6 +110,21 @@ def test_report_and_config_never_load_torch():
     assert "torch" not in loaded and "pandas" not in loaded  # --version and flag checks stay cheap
 
 
+def test_predict_never_loads_lightning(tmp_path):
+    """A forecast from a finished run needs the network and the data, not the training framework:
+    Lightning is about 1 s of `forecaster predict`'s start (BENCHMARKS.md "Latency"). yfinance is
+    for tickers only, plotly for the HTML page only."""
+    from forecaster.config import FitConfig
+    from forecaster.runs.fit import fit
+
+    run = tmp_path / "run"
+    fit(FitConfig(dataset="aapl", max_epochs=1, hidden_size=8, num_layers=1, lookback=20, horizon=5,
+                  patience=0, out=str(run)), progress=False)
+    loaded = _loaded_after(f"from forecaster.runs.predict import forecast; forecast({str(run)!r})")
+    assert "torch" in loaded and "forecaster.runs.predict" in loaded  # the check ran
+    assert not {"lightning", "pytorch_lightning", "yfinance", "plotly"} & loaded
+
+
 def test_layout_stays_readable():
     top = [p for p in PACKAGE.glob("*.py")]
     assert len(top) <= 12, [p.name for p in top]

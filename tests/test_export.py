@@ -148,7 +148,7 @@ def test_window_transform_calendar_and_gaussian_head_match_torch(tmp_path):
     x = model_windows(card, new_data(served.sidecar.config, card))  # (1, L, F)
     mean, std = served.predict_windows(np.repeat(x, 3, axis=0))
     with torch.inference_mode():
-        want_mean, want_std = load_run(run).module.distribution(torch.from_numpy(x))
+        want_mean, want_std = distribution(load_run(run).network, torch.from_numpy(x))
     assert std is not None and np.abs(std - want_std.numpy()).max() <= 1e-5
     assert np.abs(mean - want_mean.numpy()).max() <= 1e-5
     assert_same_table(served.forecast().table, forecast(run).table)

@@ -81,7 +81,7 @@ def export_run(run: str | Path, out: str | Path | None = None, format: str = "on
     card = loaded.card
     model = Path(out) if out else loaded.run_dir / "export"
     model = model if model.suffix == ".onnx" else model / "model.onnx"
-    data, outputs, diff = export_network(loaded.module.network, card.lookback, len(card.inputs), card.network)
+    data, outputs, diff = export_network(loaded.network, card.lookback, len(card.inputs), card.network)
     exporter = f"torch {torch.__version__} torch.onnx.export (TorchScript-based), opset {OPSET}"
     sidecar = Sidecar(card, loaded.config, outputs, hashlib.sha256(data).hexdigest(), diff, exporter)
     atomic_write(model, lambda tmp: tmp.write_bytes(data))

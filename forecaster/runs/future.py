@@ -8,7 +8,7 @@ two give the same table. numpy and pandas only.
 
 Future timestamps: for prices, the exchange's next trading sessions from the maintained
 `exchange_calendars` package (holidays skipped); for sensor logs, the last timestamp plus
-multiples of the sampling step.
+multiples of the sampling step (exchange_calendars is imported for prices only).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, replace
 
-import exchange_calendars as xc
 import numpy as np
 import pandas as pd
 
@@ -117,6 +116,8 @@ def future_index(last: pd.Timestamp, horizon: int, kind: str, freq: pd.Timedelta
     """The H timestamps after `last`: trading sessions for prices, the sampling grid for sensors."""
     if kind != "price":
         return pd.date_range(last + freq, periods=horizon, freq=freq, name="timestamp")
+    import exchange_calendars as xc  # about 0.1 s of imports, for prices only
+
     step = ticks(index, np.median(np.diff(index.asi8[-50:]))) if len(index) > 2 else pd.Timedelta(days=1)
     try:
         with warnings.catch_warnings():  # exchange_calendars' own use of a pandas 3.1 deprecation

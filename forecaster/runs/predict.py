@@ -9,6 +9,11 @@ fitted at training time and never refitted or re-derived here) and checkpoints/b
 Here: the weights and the network call. Everything around the call (the fresh data, the input
 windows, the table of future timestamps and interval bounds) is `forecaster.runs.future`,
 shared with the torch-free `forecaster.export.runtime.OnnxForecaster`.
+
+Latency: the network is built with `build_network` and called through the output contract
+`forecaster.nets.build.distribution`, without the LightningModule that trained it, so a
+forecast never imports Lightning (about 1 s of process start); plotly loads only when
+`write_forecast` writes the HTML page (see BENCHMARKS.md "Latency").
 """
 
 from __future__ import annotations
@@ -17,16 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from forecaster._io import atomic_write, atomic_write_text
 from forecaster.config import FitConfig, load_yaml, make_config
 from forecaster.errors import ConfigError
-from forecaster.nets.build import build_network
-from forecaster.report.forecast import forecast_page
+from forecaster.nets.build import build_network, distribution
 from forecaster.runs.card import ModelCard
 from forecaster.runs.folder import load_checkpoint
 from forecaster.runs.future import Future, assemble, model_windows, new_data
-from forecaster.training.module import ForecastModule
+
+PREFIX = "network."  # checkpoint keys: the trained ForecastModule's `network` attribute
 
 __all__ = ["Forecast", "LoadedRun", "forecast", "load_run", "write_forecast"]
 
@@ -36,7 +42,7 @@ class LoadedRun:
     run_dir: Path
     config: FitConfig
     card: ModelCard
-    module: ForecastModule
+    network: nn.Module  # in eval mode, with the run's best weights
 
 
 @dataclass
@@ -55,14 +61,17 @@ def load_run(run: str | Path) -> LoadedRun:
         raise ConfigError(f"{run_dir} did not finish training; resume it with "
                           f"`forecaster fit --resume {run_dir}` first")
     cfg = make_config(load_yaml(run_dir / "config.yaml"), source=str(run_dir / "config.yaml"))
-    module = ForecastModule(build_network(card.network, **card.network_kwargs), loss=card.loss)
+    network = build_network(card.network, **card.network_kwargs)
     state = load_checkpoint(run_dir / "checkpoints" / "best.ckpt")
     try:
-        module.load_state_dict(state["state_dict"])
-    except (KeyError, RuntimeError):
+        weights = state["state_dict"]
+        if not all(k.startswith(PREFIX) for k in weights):
+            raise KeyError(next(k for k in weights if not k.startswith(PREFIX)))
+        network.load_state_dict({k[len(PREFIX):]: v for k, v in weights.items()})  # strict
+    except (KeyError, RuntimeError, TypeError, AttributeError):
         raise ConfigError(f"{run_dir}/checkpoints/best.ckpt does not match its model.json; "
                           "fit the model again") from None
-    return LoadedRun(run_dir, cfg, card, module.eval())
+    return LoadedRun(run_dir, cfg, card, network.eval())
 
 
 def forecast(run: str | Path, csv: str | None = None, time_col: str | None = None,
@@ -73,13 +82,15 @@ def forecast(run: str | Path, csv: str | None = None, time_col: str | None = Non
     frames = new_data(loaded.config, loaded.card, csv, time_col, offline)
     x = torch.from_numpy(model_windows(loaded.card, frames))  # (S, L, F)
     with torch.inference_mode():
-        mean, _ = loaded.module.distribution(x)  # (S, L, F) -> (S, H, C)
+        mean, _ = distribution(loaded.network, x)  # (S, L, F) -> (S, H, C)
     future = assemble(loaded.card, frames, mean.numpy(), loaded.config.exchange)
     return Forecast(future.table, future.history, future.cutoff, loaded)
 
 
 def write_forecast(fc: Forecast, out: str | Path | None = None) -> Path:
     """forecast.csv and forecast.html into `out` (default: the run folder); returns the folder."""
+    from forecaster.report.forecast import forecast_page  # plotly: only when a page is written
+
     folder = Path(out) if out else fc.run.run_dir
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(folder / "forecast.csv", lambda tmp: fc.table.to_csv(tmp))

@@ -35,6 +35,7 @@ from forecaster.runs.pipeline import network_kwargs, split_forecasts, trainer_fo
 from forecaster.runs.future import matched_series
 from forecaster.runs.predict import LoadedRun, load_run
 from forecaster.runs.results import FitResult
+from forecaster.training.module import ForecastModule
 
 
 def update(run: str | Path, csv: str | None = None, time_col: str | None = None, offline: bool = False,
@@ -59,9 +60,10 @@ def update(run: str | Path, csv: str | None = None, time_col: str | None = None,
     # The parent forecasts the same test windows from inputs scaled its own way.
     parent_panel = prepare_panel(frames, cfg, kept, test_after=end) if refit_scalers else panel
     parent_data = parent_panel.datamodule(cfg.batch_size, cfg.seed) if refit_scalers else data
+    parent_module = ForecastModule(parent.network, loss=card.loss).eval()
     lineage = Lineage(
-        parent=str(parent.run_dir), state=parent.module.network.state_dict(),
-        forecasts=split_forecasts(parent.module, parent_panel, parent_data, "test"),
+        parent=str(parent.run_dir), state=parent.network.state_dict(),
+        forecasts=split_forecasts(parent_module, parent_panel, parent_data, "test"),
         info={"parent_end": end.isoformat(), "refit_scalers": refit_scalers,
               "new_rows": new_rows})
     run_dir, writer = claim_run_dir(cfg)
