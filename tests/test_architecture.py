@@ -112,7 +112,7 @@ def test_report_and_config_never_load_torch():
 
 def test_predict_never_loads_lightning(tmp_path):
     """A forecast from a finished run needs the network and the data, not the training framework:
-    Lightning is about 1 s of `forecaster predict`'s start (BENCHMARKS.md "Latency"). yfinance is
+    Lightning was about 2 s of `forecaster predict`'s start (BENCHMARKS.md "Latency"). yfinance is
     for tickers only, plotly for the HTML page only."""
     from forecaster.config import FitConfig
     from forecaster.runs.fit import fit

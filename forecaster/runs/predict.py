@@ -12,7 +12,7 @@ shared with the torch-free `forecaster.export.runtime.OnnxForecaster`.
 
 Latency: the network is built with `build_network` and called through the output contract
 `forecaster.nets.build.distribution`, without the LightningModule that trained it, so a
-forecast never imports Lightning (about 1 s of process start); plotly loads only when
+forecast never imports Lightning (about 2 s of process start on 2 cores); plotly loads only when
 `write_forecast` writes the HTML page (see BENCHMARKS.md "Latency").
 """
 
