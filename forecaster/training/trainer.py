@@ -9,6 +9,9 @@ completed epoch (`last.ckpt`, to resume from). Faults:
 - Ctrl-C or SIGTERM stops training with `TrainingInterrupted`, which says how to resume;
   `last.ckpt` holds the last completed epoch. Resuming from it repeats the interrupted epoch
   and reaches the same weights as an uninterrupted run with the same seed.
+
+Training runs with torch's deterministic algorithms, turned on for the fit only (see
+`deterministic_algorithms`).
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
 import signal
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +35,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 
+from forecaster._io import atomic_write
 from forecaster.errors import ConfigError, ForecasterError
 from forecaster.training.module import ForecastModule
 from forecaster.data.windows import WindowDataModule
@@ -94,6 +101,54 @@ class FiniteLoss(Callback):
                 f"step {batch_idx + 1}")
 
 
+class EpochCheckpoints(ModelCheckpoint):
+    """`best.ckpt` whenever the validation loss improves and `last.ckpt` after every epoch.
+
+    Lightning's own ModelCheckpoint (2.6) writes `last.ckpt` only in epochs that also write a
+    new best, so after an epoch without improvement it held an older epoch; and in an epoch
+    that improved it serialized the same state twice. Here an epoch that improves writes
+    best.ckpt and copies its bytes to last.ckpt (both hold the same state: `last_model_path` is
+    set before either is written); an epoch that does not writes last.ckpt alone. Every write is
+    atomic (a temporary file renamed into place), so a hard kill (SIGKILL, power loss) leaves
+    the previous epoch's files whole: `--resume` then repeats at most the epoch it interrupted.
+    """
+
+    def __init__(self, dirpath: Path) -> None:
+        super().__init__(dirpath=dirpath, filename="best", monitor="val_loss", mode="min", save_top_k=1,
+                         save_last=True, enable_version_counter=False)
+        self._state_key: str | None = None
+
+    @property
+    def state_key(self) -> str:
+        # ModelCheckpoint's key, so that checkpoints written before this class resume the same
+        # way; computed once (Lightning reads it on every hook call of every step).
+        if self._state_key is None:
+            key = super().state_key
+            self._state_key = "ModelCheckpoint" + key[len(type(self).__qualname__):]
+        return self._state_key
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self._should_skip_saving_checkpoint(trainer) and self._should_save_on_train_epoch_end(trainer):
+            self._save_epoch(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self._should_skip_saving_checkpoint(trainer) and not self._should_save_on_train_epoch_end(trainer):
+            self._save_epoch(trainer)
+
+    def _save_epoch(self, trainer: L.Trainer) -> None:
+        candidates = self._monitor_candidates(trainer)
+        last = self.format_checkpoint_name(candidates, self.CHECKPOINT_NAME_LAST)
+        self.last_model_path = last  # part of the state in both files
+        self._save_topk_checkpoint(trainer, candidates)
+        best = self.best_model_path
+        if self._last_global_step_saved == trainer.global_step and best and os.path.isfile(best):
+            if trainer.is_global_zero:  # the same state, just written: its bytes, not a second serialization
+                atomic_write(last, lambda tmp: shutil.copyfile(best, tmp))
+            trainer.strategy.barrier()
+        else:  # no new best (or a strategy that saves a folder): serialize the state for last.ckpt
+            self._save_last_checkpoint(trainer, candidates)
+
+
 @dataclass
 class TrainResult:
     checkpoint: Path
@@ -112,12 +167,12 @@ def make_trainer(run_dir: Path, max_epochs: int = 30, patience: int = 5,
                  callbacks: list[Callback] | None = None, logger: str = "none") -> L.Trainer:
     """A Trainer with clipping, early stopping, and best and last checkpoints in
     `run_dir/checkpoints/`; `logger` (csv, tensorboard, mlflow) also logs into `run_dir`.
+    Fit it with `train`, which makes training deterministic (the Trainer itself leaves torch's
+    global flags alone).
 
     Lightning's own objections to accelerator, devices or precision become a ConfigError.
     """
-    checkpoint = ModelCheckpoint(dirpath=Path(run_dir) / "checkpoints", filename="best", monitor="val_loss", mode="min",
-                                 save_top_k=1, save_last=True, enable_version_counter=False)
-    callbacks = [checkpoint, LossHistory(), FiniteLoss(), *(callbacks or [])]
+    callbacks = [EpochCheckpoints(Path(run_dir) / "checkpoints"), LossHistory(), FiniteLoss(), *(callbacks or [])]
     if patience > 0:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=patience))
     if isinstance(devices, str) and devices.isdigit():
@@ -127,14 +182,38 @@ def make_trainer(run_dir: Path, max_epochs: int = 30, patience: int = 5,
         return L.Trainer(max_epochs=max_epochs, accelerator=accelerator, devices=devices,
                          precision=precision, strategy=strategy, num_nodes=num_nodes,
                          gradient_clip_val=gradient_clip_val or None,
-                         callbacks=callbacks, logger=False, deterministic=True,
+                         callbacks=callbacks, logger=False, benchmark=False,  # `train` sets determinism
                          enable_model_summary=False, enable_progress_bar=progress,
                          default_root_dir=run_dir, log_every_n_steps=10,
+                         num_sanity_val_steps=0,  # our validation_step is tested code: no extra pass
                          use_distributed_sampler=False)  # WindowBatches shards by rank itself
     except (MisconfigurationException, ValueError, TypeError) as err:
         first = str(err).splitlines()[0]
         raise ConfigError(f"Lightning refused the trainer settings: {first}; check --accelerator, "
                           "--devices, --precision, --strategy and --num-nodes") from None
+
+
+@contextmanager
+def deterministic_algorithms() -> Iterator[None]:
+    """torch's deterministic algorithms (what Lightning's `deterministic=True` sets) for the
+    duration of a fit, and the caller's flags back afterwards.
+
+    Without torch's filling of uninitialized memory, which that mode also turns on: every
+    tensor torch allocates uninitialized (each LSTM step's gates and their gradients) would
+    first be filled with NaN, about a fifth of the time of CPU training (BENCHMARKS.md,
+    benchmark 6). The filling only makes a read of memory that no kernel wrote visible; a kernel
+    that writes its whole output gives the same results without it.
+    """
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.utils.deterministic.fill_uninitialized_memory)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS, as Lightning sets it
+    torch.use_deterministic_algorithms(True)
+    torch.utils.deterministic.fill_uninitialized_memory = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        torch.utils.deterministic.fill_uninitialized_memory = before[2]
 
 
 # Each logger: its optional dependency (module to import, extra that installs it).
@@ -187,7 +266,11 @@ def train(module: ForecastModule, data: WindowDataModule, trainer: L.Trainer,
     history = next(c for c in trainer.callbacks if isinstance(c, LossHistory))
     started = time.perf_counter()
     try:
-        trainer.fit(module, datamodule=data, ckpt_path=resume_from)
+        with deterministic_algorithms(), warnings.catch_warnings():
+            if resume_from is not None:  # the folder holds this run's own checkpoints, as it should
+                warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty",
+                                        module=r"lightning\.pytorch\.callbacks\.model_checkpoint")
+            trainer.fit(module, datamodule=data, ckpt_path=resume_from)
     except TrainingDiverged as err:
         kept = (f"the best epoch so far is kept in {best.best_model_path}" if best.best_model_path
                 else "no epoch finished, so no checkpoint was kept")

@@ -1,0 +1,104 @@
+"""The Trainer's per-epoch bookkeeping: which checkpoint holds which epoch, how often the state is
+serialized, resuming after an epoch without a new best, and torch's flags around a fit."""
+
+import numpy as np
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from forecaster.data.windows import WindowDataModule
+from forecaster.nets.build import build_network
+from forecaster.training.module import ForecastModule
+from forecaster.training.trainer import TrainingInterrupted, make_trainer, train
+
+
+def windows() -> WindowDataModule:
+    t = np.arange(300, dtype=np.float32)
+    x = np.sin(2 * np.pi * t / 24)[:, None]  # (T, 1)
+    starts = {"train": np.arange(0, 200), "val": np.arange(220, 270)}
+    return WindowDataModule(x, x, starts, lookback=16, horizon=3, batch_size=32, seed=1)
+
+
+def module(cls=ForecastModule) -> ForecastModule:
+    torch.manual_seed(0)
+    return cls(build_network("gru", 1, 3, 1, hidden_size=8, num_layers=1), learning_rate=1e-2)
+
+
+class NeverImproves(ForecastModule):
+    """Trains as usual, but reports a validation loss that only grows (1, 2, 3, ...)."""
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_loss", float(self.current_epoch + 1), on_epoch=True, batch_size=len(batch[0]))
+
+
+class InterruptAt(Callback):
+    def __init__(self, epoch: int, batch: int) -> None:
+        self.epoch, self.batch = epoch, batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            raise KeyboardInterrupt
+
+
+def saved(run_dir, name: str) -> dict:
+    return torch.load(run_dir / "checkpoints" / f"{name}.ckpt", weights_only=True)
+
+
+def test_last_ckpt_holds_the_last_epoch_even_without_a_new_best(tmp_path):
+    result = train(module(NeverImproves), windows(), make_trainer(tmp_path, max_epochs=3, patience=0, progress=False))
+    assert result.val_loss == [1.0, 2.0, 3.0] and result.best_epoch == 1
+    assert saved(tmp_path, "best")["epoch"] == 0 and saved(tmp_path, "last")["epoch"] == 2
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]  # no temporaries
+
+
+def test_each_epoch_serializes_its_state_once(tmp_path, monkeypatch):
+    trainer = make_trainer(tmp_path, max_epochs=3, patience=0, progress=False)
+    calls = []
+    real = trainer.save_checkpoint
+    monkeypatch.setattr(trainer, "save_checkpoint", lambda *a, **k: (calls.append(a[0]), real(*a, **k))[1])
+    result = train(module(), windows(), trainer)
+    assert len(calls) == 3  # one per epoch, whether it wrote best.ckpt, last.ckpt or both
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    if result.best_epoch == 3:  # the last epoch was the best: last.ckpt is best.ckpt's bytes
+        assert last.read_bytes() == (tmp_path / "checkpoints" / "best.ckpt").read_bytes()
+    state = saved(tmp_path, "last")
+    checkpoint_state = next(v for k, v in state["callbacks"].items() if k.startswith("ModelCheckpoint"))
+    assert state["epoch"] == 2 and checkpoint_state["last_model_path"] == str(last)
+
+
+def test_resuming_after_an_epoch_without_a_new_best_repeats_only_the_interrupted_epoch(tmp_path, recwarn):
+    data = windows()
+    whole = train(module(NeverImproves), data, make_trainer(tmp_path / "whole", max_epochs=4, patience=0, progress=False))
+
+    cut = make_trainer(tmp_path / "cut", max_epochs=4, patience=0, progress=False)
+    cut.callbacks.insert(0, InterruptAt(epoch=2, batch=1))
+    with pytest.raises(TrainingInterrupted, match="last completed epoch"):
+        train(module(NeverImproves), data, cut)
+    assert saved(tmp_path / "cut", "last")["epoch"] == 1  # epoch 2 of 4 completed, though epoch 1 was best
+    assert saved(tmp_path / "cut", "best")["epoch"] == 0
+
+    again = make_trainer(tmp_path / "cut", max_epochs=4, patience=0, progress=False)
+    resumed = train(module(NeverImproves), data, again, resume_from=tmp_path / "cut" / "checkpoints" / "last.ckpt")
+    a, b = saved(tmp_path / "whole", "last")["state_dict"], saved(tmp_path / "cut", "last")["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed.val_loss == whole.val_loss and resumed.best_epoch == 1
+    assert resumed.grad_norms == whole.grad_norms  # the same steps, none repeated or lost
+    assert not [w for w in recwarn if "exists and is not empty" in str(w.message)]  # its own folder: no warning
+
+
+def test_training_is_deterministic_and_the_callers_torch_flags_come_back(tmp_path):
+    seen = []
+
+    class Flags(Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            seen.append((torch.are_deterministic_algorithms_enabled(),
+                         torch.utils.deterministic.fill_uninitialized_memory))
+
+    before = torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory
+    trainer = make_trainer(tmp_path, max_epochs=1, patience=0, progress=False, callbacks=[Flags()])
+    assert (torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory) == before
+    train(module(), windows(), trainer)
+    # Deterministic algorithms while training, without NaN-filling every new tensor (a fifth of
+    # CPU training time); the caller's own settings afterwards.
+    assert set(seen) == {(True, False)}
+    assert (torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory) == before
