@@ -12,7 +12,7 @@ export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup setup-dev browser demo test bench eval ltsf clean
+.PHONY: setup setup-dev browser demo test bench bench-peers eval ltsf clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,12 +43,22 @@ test: setup-dev browser
 
 # Benchmarks print each ratio against a reference measured in the same run (see BENCHMARKS.md).
 bench: setup
-	cd benchmarks && ../$(BIN)/python bench_throughput.py && ../$(BIN)/python bench_end_to_end.py && \
+	cd benchmarks && ../$(BIN)/python bench_throughput.py && ../$(BIN)/python bench_small_task.py && ../$(BIN)/python bench_end_to_end.py && \
 	  env -u MALLOC_MMAP_THRESHOLD_ -u MALLOC_TRIM_THRESHOLD_ BENCH_DEFAULT_MALLOC=1 ../$(BIN)/python bench_long_series.py && \
 	  ../$(BIN)/python bench_many_series.py && ../$(BIN)/python bench_loop_cells.py && \
 	  ../$(BIN)/python bench_latency.py
 	$(BIN)/python -m pip install -q -e ".[export]"
 	cd benchmarks && ../$(BIN)/python bench_export.py
+
+# Darts and NeuralForecast beside a plain loop and forecaster on the small task of benchmark 6,
+# each run in its own process, in their own environment (.venv-peers; see BENCHMARKS.md).
+PEERS := .venv-peers
+PEERS_PIP := $(PEERS)/bin/python -m pip install -q -c benchmarks/peers/constraints.txt
+bench-peers:
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	test -f $(PEERS)/.installed || ($(PEERS_PIP) "$(TORCH_SPEC)" && \
+	  $(PEERS_PIP) -r benchmarks/peers/requirements.txt && $(PEERS_PIP) -e . && touch $(PEERS)/.installed)
+	cd benchmarks/peers && ../../$(PEERS)/bin/python bench_peers.py
 
 # Default `fit` on real series the product does not embed (data from the eval extra's packages).
 eval: setup

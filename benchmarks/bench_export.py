@@ -5,8 +5,9 @@ horizon 5) with fixed random weights, on 9 inputs (the embedded AAPL run's: 5 pr
 4 calendar columns), exported by the product's own `export_network` (checked against torch
 there). Both sides get 2 threads: torch under `inference_mode` through the output contract
 (`forecaster.nets.build.distribution`), onnxruntime through the session `OnnxForecaster` uses.
-Repetitions are interleaved, the order alternating (see `common.paired`); medians are printed,
-with the median ratio of the pairs, onnx / torch time (below 1: ONNX is faster).
+Repetitions are interleaved, the order alternating (see `common.time_pair`); medians are printed,
+with the median ratio of the pairs, onnx / torch time (below 1: ONNX is faster), and its 90%
+interval (pairs are added until it is within +-2%, see verdicts.py).
 
     cd benchmarks && ../.venv/bin/python bench_export.py [--network lstm] [--repeats 15]
 """
@@ -20,7 +21,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from common import THREADS, paired, sensor_arrays, steady_process
+from common import THREADS, sensor_arrays, settle_times, steady_process
 from forecaster.export.onnx import export_network
 from forecaster.export.runtime import session_for
 from forecaster.nets.build import build_network, distribution
@@ -65,14 +66,13 @@ def main() -> None:
         with torch.inference_mode():
             gap = np.abs(session.run(None, {"x": x})[0] - distribution(net, xt)[0].numpy()).max()
         run_torch(), run_onnx()  # warm-up
-        t, o = paired(run_torch, run_onnx, args.repeats)
+        v, t, o = settle_times(run_torch, run_onnx, f"{n:>5} windows: onnx/torch time", None,
+                               min_pairs=args.repeats, max_pairs=3 * args.repeats)
         t_ms = statistics.median(t) / CALLS_PER_SAMPLE[n] * 1e3
         o_ms = statistics.median(o) / CALLS_PER_SAMPLE[n] * 1e3
-        ratio = statistics.median(b / a for a, b in zip(t, o))
         print(f"{n:>5} windows: torch {t_ms:8.2f} ms ({n / t_ms * 1e3:>9,.0f} windows/s), onnx {o_ms:8.2f} ms "
-              f"({n / o_ms * 1e3:>9,.0f} windows/s); onnx/torch = {ratio:.3f} "
-              f"(median of {args.repeats} interleaved pairs; max |onnx - torch| {gap:.1e})")
-
+              f"({n / o_ms * 1e3:>9,.0f} windows/s); max |onnx - torch| {gap:.1e}")
+        print(v.line())
 
 if __name__ == "__main__":
     main()

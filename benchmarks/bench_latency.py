@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from verdicts import Verdict
+
 ROOT = Path(__file__).resolve().parents[1]
 IMPORTS = {  # what each import check runs; lightning's includes torch, exchange_calendars' pandas
     "torch": "import torch",
@@ -170,14 +172,13 @@ def main() -> None:
     print(f"  lightning beyond torch: {beyond:.2f} s")
     for label in trees:
         p = times[f"predict ({label})"]
-        ratios = [a / b for a, b in zip(p, times["import torch"])]
-        print(f"(a) forecaster predict ({label}): median {statistics.median(p):.2f} s from process start; "
-              f"ratio to `python -c \"import torch\"` {statistics.median(ratios):.2f} "
-              f"(rounds {min(ratios):.2f}-{max(ratios):.2f})")
+        v = Verdict('ratio to `python -c "import torch"`', tuple(a / b for a, b in zip(p, times["import torch"])))
+        print(f"(a) forecaster predict ({label}): median {statistics.median(p):.2f} s from process start; {v.line()}")
     if args.before:
-        gain = [b / a for a, b in zip(times["predict (after)"], times["predict (before)"])]
-        print(f"(a) before / after: {statistics.median(gain):.2f}x faster "
-              f"({statistics.median(times['predict (before)']) - statistics.median(times['predict (after)']):.2f} s less)")
+        gain = Verdict("gain", tuple(b / a for a, b in zip(times["predict (after)"], times["predict (before)"])))
+        low, high = gain.interval
+        print(f"(a) before / after: {gain.median:.2f}x faster (90% interval {low:.2f}-{high:.2f}; "
+              f"{statistics.median(times['predict (before)']) - statistics.median(times['predict (after)']):.2f} s less)")
     for label, got in api.items():
         n = got["threads"][0]
         print(f"(b) API after warm-up ({label}): forecast(run) {ms(got[f'forecast@{n}'])} with {n} threads, "

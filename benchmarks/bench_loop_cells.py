@@ -3,21 +3,21 @@ torch's fused `nn.LSTM` of the same size, measured in the same run.
 
 Training: forward, MSE loss and backward of one batch; inference: a forward pass under
 `inference_mode`. Each cell and the reference alternate in interleaved pairs; the ratio is the
-median of the pairs' cell/reference times (target: at most 1.5, issue #18 part 3).
+median of the pairs' cell/reference times, pairs added until its 90% interval settles (see
+verdicts.py; target: at most 1.5, issue #18 part 3).
 
-    cd benchmarks && ../.venv/bin/python bench_loop_cells.py [--pairs 15]
+    cd benchmarks && ../.venv/bin/python bench_loop_cells.py [--pairs 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 from torch import nn
 
-from common import steady_process
+from common import settle_times, steady_process
 
 from forecaster.nets.cells import JordanRNN, LoopLSTM
 
@@ -40,37 +40,24 @@ def step(module: nn.Module, x: torch.Tensor, train: bool) -> None:
             module(x)
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--pairs", type=int, default=15)
+    parser.add_argument("--pairs", type=int, default=10, help="pairs before the interval is checked")
     args = parser.parse_args()
     steady_process()
     torch.manual_seed(0)
     x = torch.randn(B, L, F)
     reference = nn.LSTM(F, D, LAYERS, batch_first=True)
     print(f"loop cells against nn.LSTM: batch {B}, lookback {L}, {F} inputs, hidden {D} x {LAYERS}, "
-          f"{torch.get_num_threads()} threads, {args.pairs} interleaved pairs, medians")
+          f"{torch.get_num_threads()} threads, interleaved pairs, medians")
     for name, cell in cells().items():
         for train in (True, False):
             for _ in range(3):  # warm-up
                 step(cell, x, train), step(reference, x, train)
-            ref, prod = [], []
-            for i in range(args.pairs):
-                first, second = ((reference, ref), (cell, prod)) if i % 2 == 0 else ((cell, prod), (reference, ref))
-                for module, out in (first, second):
-                    out.append(timed(lambda: step(module, x, train)))
-            ratio = statistics.median(p / r for p, r in zip(prod, ref))
             what = "training step" if train else "inference"
-            verdict = "meets" if ratio <= TARGET else "MISSES"
-            print(f"{name:>9} {what:<13}: {statistics.median(prod) * 1e3:7.2f} ms, nn.LSTM "
-                  f"{statistics.median(ref) * 1e3:6.2f} ms, ratio {ratio:.2f} (target <= {TARGET}: {verdict})")
-
+            v, ref, prod = settle_times(lambda: step(reference, x, train), lambda: step(cell, x, train),
+                                        f"{name:>9} {what:<13}", TARGET, min_pairs=args.pairs, max_pairs=4 * args.pairs)
+            print(f"{v.line()}; {statistics.median(prod) * 1e3:.2f} ms, nn.LSTM {statistics.median(ref) * 1e3:.2f} ms")
 
 if __name__ == "__main__":
     main()

@@ -9,6 +9,7 @@ bookkeeping, gradient-norm history, finite-loss guard: everything a real fit doe
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from common import paired, report, sensor_arrays, steady_process
+from common import sensor_arrays, settle_times, steady_process
 from forecaster.training.module import ForecastModule
 from forecaster.nets.build import build_network
 from forecaster.training.inference import predict_windows
@@ -42,32 +43,55 @@ def network():
     return build_network("lstm", FEATURES, HORIZON, 1, hidden_size=HIDDEN, num_layers=LAYERS)
 
 
-def reference_train(data: WindowDataModule) -> None:
-    net = network()
+def reference_train(data: WindowDataModule, make_network=network, epochs: int = EPOCHS) -> None:
+    """The floor: a plain loop (also the reference of bench_small_task.py), run with torch's
+    default flags whatever a product run left behind (Lightning's `deterministic=True` used to
+    leave torch's deterministic mode on in the process, which fills every new tensor with NaN)."""
+    flags = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(False)
+    try:
+        _reference_train(data, make_network, epochs)
+    finally:
+        torch.use_deterministic_algorithms(flags[0], warn_only=flags[1])
+
+
+def _reference_train(data: WindowDataModule, make_network, epochs: int) -> None:
+    net = make_network()
+    batch = data.batch_size
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     ds, val = data.dataset("train"), data.dataset("val")
     g = torch.Generator().manual_seed(0)
-    for _ in range(EPOCHS):
+    for _ in range(epochs):
         net.eval()
         with torch.inference_mode():  # one validation pass per epoch, as the product does
-            for i in range(0, len(val), BATCH):
-                x, y = val[torch.arange(i, min(i + BATCH, len(val)))]
-                F.mse_loss(net(x), y)
+            for i in range(0, len(val), batch):
+                x, y = val[torch.arange(i, min(i + batch, len(val)))]
+                F.mse_loss(net(x)[..., 0], y)  # (B, H, C, 1) -> (B, H, C)
         net.train()
         order = torch.randperm(len(ds), generator=g)
-        for i in range(0, len(ds), BATCH):
-            x, y = ds[order[i:i + BATCH]]
+        for i in range(0, len(ds), batch):
+            x, y = ds[order[i:i + batch]]
             opt.zero_grad()
-            loss = F.mse_loss(net(x), y)
+            loss = F.mse_loss(net(x)[..., 0], y)  # (B, H, C, 1) -> (B, H, C)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
 
 
-def product_train(data: WindowDataModule) -> None:
+def product_train(data: WindowDataModule, make_network=network, epochs: int = EPOCHS, patience: int = 0) -> None:
+    """What `forecaster fit` runs to train, checkpoints included, into a temporary folder."""
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = make_trainer(Path(tmp), max_epochs=EPOCHS, patience=0, progress=False)
-        train(ForecastModule(network()), data, trainer)
+        trainer = make_trainer(Path(tmp), max_epochs=epochs, patience=patience, progress=False)
+        train(ForecastModule(make_network()), data, trainer)
+
+
+def report(name: str, unit: str, work: int, fn_ref, fn_product, target: float) -> None:
+    """Product throughput / reference throughput (the reference's time / the product's), settled."""
+    v, ref_s, prod_s = settle_times(fn_ref, fn_product, name, target, higher_is_better=True,
+                                    ratio=lambda r, p: r / p)
+    print(f"{name}: reference {work / statistics.median(ref_s):,.0f} {unit}, "
+          f"product {work / statistics.median(prod_s):,.0f} {unit}")
+    print(v.line())
 
 
 def main() -> None:
@@ -76,9 +100,8 @@ def main() -> None:
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     data = setup()
     n_train = len(data.dataset("train"))
-    ref_s, prod_s = paired(lambda: reference_train(data), lambda: product_train(data), repeats=6)
-    report("training throughput", "windows/s", [EPOCHS * n_train / s for s in ref_s],
-           [EPOCHS * n_train / s for s in prod_s], target=0.97)
+    report("training throughput", "windows/s", EPOCHS * n_train, lambda: reference_train(data),
+           lambda: product_train(data), target=0.97)
 
     module = ForecastModule(network()).eval()
     ds = data.dataset("test")
@@ -89,11 +112,8 @@ def main() -> None:
             x, _ = ds[torch.arange(i, min(i + 1024, len(ds)))]
             module.network(x)
 
-    n_test = len(ds)
-    ref_s, prod_s = paired(reference_predict, lambda: predict_windows(module, data, "test"), repeats=6)
-    report("prediction throughput", "windows/s", [n_test / s for s in ref_s], [n_test / s for s in prod_s],
-           target=0.9)
-
+    report("prediction throughput", "windows/s", len(ds), reference_predict,
+           lambda: predict_windows(module, data, "test"), target=0.9)
 
 if __name__ == "__main__":
     main()

@@ -1,14 +1,15 @@
-"""Shared set-up for the benchmarks: threads, data, the reference network, paired timing."""
+"""Shared set-up for the benchmarks: threads, data, paired timing and its verdicts."""
 
 from __future__ import annotations
 
 import ctypes
 import os
-import statistics
 import time
 
 import numpy as np
 import torch
+
+from verdicts import Verdict, settle
 
 THREADS = 2
 
@@ -43,25 +44,33 @@ def sensor_arrays(rows: int, features: int = 8, seed: int = 0, chunk: int = 1 <<
     return x
 
 
+def time_pair(fn_ref, fn_product, i: int) -> tuple[float, float]:
+    """Pair number i: seconds of the reference and of the product, run back to back, the
+    reference first in even pairs and second in odd ones, so that a drift in the machine's
+    speed favours neither."""
+    times = {}
+    for fn in ((fn_ref, fn_product) if i % 2 == 0 else (fn_product, fn_ref)):
+        start = time.perf_counter()
+        fn()
+        times[fn] = time.perf_counter() - start
+    return times[fn_ref], times[fn_product]
+
+
 def paired(fn_ref, fn_product, repeats: int = 3) -> tuple[list[float], list[float]]:
-    """Interleaved pairs, the order alternating (reference then product, product then
-    reference, ...) so that a drift in the machine's speed favours neither: seconds of each."""
+    """`repeats` interleaved pairs (see `time_pair`): seconds of each."""
+    pairs = [time_pair(fn_ref, fn_product, i) for i in range(repeats)]
+    return [r for r, _ in pairs], [p for _, p in pairs]
+
+
+def settle_times(fn_ref, fn_product, name: str, target: float | None, higher_is_better: bool = False,
+                 ratio=lambda ref_s, prod_s: prod_s / ref_s, **pairs) -> tuple[Verdict, list[float], list[float]]:
+    """Interleaved pairs until the verdict on `ratio` is settled (see `verdicts.settle`):
+    the verdict and the seconds of each side."""
     ref, prod = [], []
-    for i in range(repeats):
-        order = ((fn_ref, ref), (fn_product, prod))
-        for fn, out in (order if i % 2 == 0 else order[::-1]):
-            start = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - start)
-    return ref, prod
 
+    def pair(i: int) -> float:
+        r, p = time_pair(fn_ref, fn_product, i)
+        ref.append(r), prod.append(p)
+        return ratio(r, p)
 
-def report(name: str, unit: str, ref_rate: list[float], prod_rate: list[float], target: float) -> float:
-    r, p = statistics.median(ref_rate), statistics.median(prod_rate)
-    ratios = [b / a for a, b in zip(ref_rate, prod_rate)]
-    ratio = statistics.median(ratios)
-    print(f"{name}: reference {r:,.0f} {unit}, product {p:,.0f} {unit} "
-          f"(pairs: {', '.join(f'{x:.3f}' for x in ratios)})")
-    verdict = "meets" if ratio >= target else "MISSES"
-    print(f"{name}: ratio product/reference = {ratio:.3f} (target >= {target}: {verdict})")
-    return ratio
+    return settle(pair, name, target, higher_is_better, **pairs), ref, prod
