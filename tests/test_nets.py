@@ -175,3 +175,42 @@ def test_every_network_has_a_gaussian_head(name):
     want = xg.grad.norm(dim=2).mean(dim=0).flip(0).numpy()
     np.testing.assert_allclose(flow, want, rtol=1e-4, atol=1e-12)
     assert torch.equal(module(x), mean)
+
+
+FUTURE_VARIANTS = [(name, {}) for name in NETWORKS] + [("segrnn", {"segment_decoding": "recurrent"})]
+
+
+@pytest.mark.parametrize("name, extra", FUTURE_VARIANTS, ids=[f"{n}{'-' + '-'.join(e.values()) if e else ''}"
+                                                               for n, e in FUTURE_VARIANTS])
+def test_known_future_inputs_reach_every_network(name, extra):
+    """A network built with K known-future columns reads (B, H, K) over the horizon: the shape
+    contract holds, each step's forecast moves with the future values, and a target that is one
+    of those future columns (invisible in the window) is learned."""
+    torch.manual_seed(0)
+    H, K = 5, 2
+    net = build_network(name, n_features=3, horizon=H, n_targets=2, hidden_size=32, num_layers=1,
+                        segment_length=4, n_future=K, **extra)
+    g = torch.Generator().manual_seed(1)
+    x, future = torch.randn(64, 12, 3, generator=g), torch.randn(64, H, K, generator=g)
+    assert net(x, future=future).shape == (64, H, 2, 1)
+    with pytest.raises(ValueError, match=r"needs the known-future inputs \(B, 5, 2\)"):
+        net(x)
+    with pytest.raises(ValueError, match="without known-future inputs"):
+        build_network(name, n_features=3, horizon=H, n_targets=2, hidden_size=8, num_layers=1,
+                      segment_length=4, **extra)(x, future=future)
+
+    moved = future.clone()
+    moved[:, -1] += 1.0  # only the last step's future values change
+    with torch.no_grad():
+        assert not torch.allclose(net(x, future=moved)[:, -1], net(x, future=future)[:, -1])
+
+    y = future[..., :1].expand(64, H, 2)  # both targets: the first future column at each step
+    opt = torch.optim.Adam(net.parameters(), lr=2e-2)
+    with torch.no_grad():
+        first = torch.nn.functional.mse_loss(net(x, future=future)[..., 0], y).item()
+    for _ in range(150):
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(net(x, future=future)[..., 0], y)
+        loss.backward()
+        opt.step()
+    assert loss.item() < first / 10

@@ -1,7 +1,8 @@
 """Build a network by name, and the one output contract every network keeps.
 
 Every network maps a window x (B, L, F) to `(B, H, C, P)`: H steps, C targets and P outputs
-per target and step. P = 1 is a point forecast; P = 2 is a Gaussian head (mean, then log
+per target and step. A network built with `n_future = K` also takes `future` (B, H, K): the
+values of K columns known in advance for the H steps after the cutoff. P = 1 is a point forecast; P = 2 is a Gaussian head (mean, then log
 standard deviation). `split_output` is the only code that knows what P means: the loss, the
 intervals and the diagnostics all go through it.
 """
@@ -23,26 +24,27 @@ def build_network(name: str, n_features: int, horizon: int, n_targets: int = 1,
                   hidden_size: int = 64, num_layers: int = 2, dropout: float = 0.0,
                   nonlinearity: str = "tanh", bidirectional: bool = False, cell: str = "gru",
                   attention: str = "additive", n_params: int = 1, segment_length: int = 24, segment_decoding: str = "parallel", norm: str = "last",
-                  add_last: bool = False) -> nn.Module:
+                  add_last: bool = False, n_future: int = 0) -> nn.Module:
     """A network by name (see NETWORKS). `cell` is the recurrent cell of the seq2seq family and
-    segrnn; `n_params` outputs per target and step (2 for a Gaussian head: mean, log scale).
+    segrnn; `n_params` outputs per target and step (2 for a Gaussian head: mean, log scale);
+    `n_future` known-future columns read over the horizon.
     `segment_length`, `segment_decoding`, `norm` and `add_last` are segrnn's (see
     `forecaster.nets.segrnn`)."""
     if name not in NETWORKS:
         raise ValueError(f"unknown network {name!r}; choose one of {', '.join(NETWORKS)}")
     if name == "segrnn":
         return SegRNN(n_features, horizon, n_targets, hidden_size, segment_length, cell,
-                      num_layers, dropout, segment_decoding, norm, add_last, n_params)
+                      num_layers, dropout, segment_decoding, norm, add_last, n_params, n_future)
     def encoder(kind: str, bidi: bool) -> Encoder:
         return Encoder(kind, n_features, hidden_size, num_layers, dropout, bidi, nonlinearity, n_targets)
     if name in DIRECT:
-        return DirectForecaster(encoder(name, bidirectional), horizon, n_targets, n_params)
+        return DirectForecaster(encoder(name, bidirectional), horizon, n_targets, n_params, n_future)
     if name in BIDIRECTIONAL:
-        return DirectForecaster(encoder(BIDIRECTIONAL[name], True), horizon, n_targets, n_params)
+        return DirectForecaster(encoder(BIDIRECTIONAL[name], True), horizon, n_targets, n_params, n_future)
     if name == "vec2seq":
-        return VecToSeq(n_features, horizon, n_targets, hidden_size, cell, n_params)
+        return VecToSeq(n_features, horizon, n_targets, hidden_size, cell, n_params, n_future)
     attn = attention if name == "seq2seq-attn" else None
-    return Seq2Seq(encoder(cell, bidirectional), horizon, n_targets, cell, attn, n_params)
+    return Seq2Seq(encoder(cell, bidirectional), horizon, n_targets, cell, attn, n_params, n_future)
 
 
 def split_output(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -54,9 +56,13 @@ def split_output(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
 
 
 def distribution(network: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None,
-                 teacher_forcing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Mean (B, H, C) and standard deviation (B, H, C) or None, of `network` on windows x."""
-    return split_output(network(x, target=target, teacher_forcing=teacher_forcing))  # (B, L, F) -> (B, H, C, P)
+                 teacher_forcing: float = 0.0, future: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Mean (B, H, C) and standard deviation (B, H, C) or None, of `network` on windows x (and
+    their known-future inputs (B, H, K), for a network built with them)."""
+    known = {"future": future} if future is not None else {}  # a network without them needs no such argument
+    out = network(x, target=target, teacher_forcing=teacher_forcing, **known)  # (B, L, F) -> (B, H, C, P)
+    return split_output(out)
 
 
 def sequential_steps(net: nn.Module, lookback: int) -> int:

@@ -22,6 +22,11 @@ Channel independence: the C target channels share every weight; each is one sequ
 own (the batch becomes B * C). Further input columns (features, calendar) are covariates:
 their rows of each segment join every channel's segment before the embedding.
 
+Known-future inputs (`n_future` = K columns known at the cutoff for the H steps after it): each
+future segment's w x K values are embedded (linear) and added to that segment's decoder input,
+so parallel decoding reads [position j ; channel c] + future embedding j, and recurrent decoding
+adds it to each step's input.
+
 Normalization (`norm`), per window and target channel, on the network's inputs:
 - "last": the window's last value is subtracted (the paper's choice), so a level shift never
   leaves the training range;
@@ -43,6 +48,7 @@ from torch.nn import functional as F
 
 from forecaster.nets import NORMS, SEGMENT_DECODING
 from forecaster.nets.encoders import FUSED as CELLS  # the fused torch layers by cell name
+from forecaster.nets.seq2seq import check_future
 LONGEST_DEFAULT_SEGMENT = 24
 
 
@@ -58,7 +64,7 @@ class SegRNN(nn.Module):
     def __init__(self, n_features: int, horizon: int, n_targets: int = 1,
                  hidden_size: int = 512, segment_length: int = 24, cell: str = "gru",
                  num_layers: int = 1, dropout: float = 0.0, decoding: str = "parallel",
-                 norm: str = "last", add_last: bool = False, n_params: int = 1) -> None:
+                 norm: str = "last", add_last: bool = False, n_params: int = 1, n_future: int = 0) -> None:
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
@@ -73,7 +79,7 @@ class SegRNN(nn.Module):
         self.n_out = math.ceil(horizon / segment_length)  # future segments m
         self.n_cov = n_features - n_targets  # covariate columns joining every channel's segments
         self.cell, self.decoding, self.norm = cell, decoding, norm
-        self.add_last, self.n_params = add_last, n_params
+        self.add_last, self.n_params, self.n_future = add_last, n_params, n_future
         d = hidden_size
         self.embed = nn.Linear(segment_length * (1 + self.n_cov), d)
         self.rnn = CELLS[cell](d, d, num_layers=num_layers, batch_first=True,
@@ -81,11 +87,13 @@ class SegRNN(nn.Module):
         if decoding == "parallel":
             self.position = nn.Parameter(torch.randn(self.n_out, d // 2))  # (m, d/2)
             self.channel = nn.Parameter(torch.randn(n_targets, d - d // 2))  # (C, d - d/2)
+        self.future_embed = nn.Linear(segment_length * n_future, d, bias=False) if n_future else None
         self.dropout = dropout
         self.out = nn.Linear(d, segment_length * n_params)
 
     def forward(self, x: torch.Tensor, target: torch.Tensor | None = None,
-                teacher_forcing: float = 0.0) -> torch.Tensor:
+                teacher_forcing: float = 0.0, future: torch.Tensor | None = None) -> torch.Tensor:
+        check_future(future, self.n_future, self.horizon)
         B, L, _ = x.shape
         C, w, m = self.n_targets, self.w, self.n_out
         n = math.ceil(L / w)  # input segments
@@ -106,10 +114,13 @@ class SegRNN(nn.Module):
             cov = cov.expand(B, C, n, cov.shape[-1]).reshape(B * C, n, -1)  # (B*C, n, (F-C)*w)
             segments = torch.cat([segments, cov], dim=-1)  # (B*C, n, w + (F-C)*w)
         _, state = self.rnn(torch.relu(self.embed(segments)))  # (B*C, n, w') -> (layers, B*C, d)
+        ahead = self._embed_future(future) if future is not None else None  # (B, m, d) or None
         if self.decoding == "parallel":
-            h = self._decode_parallel(state, B)  # (B, C, m, d)
+            h = self._decode_parallel(state, B, ahead)  # (B, C, m, d)
         else:
-            h = self._decode_recurrent(state, segments[:, -1])  # (B*C, m, d)
+            if ahead is not None:
+                ahead = ahead[:, None].expand(B, C, m, -1).reshape(B * C, m, -1)  # (B, m, d) -> (B*C, m, d)
+            h = self._decode_recurrent(state, segments[:, -1], ahead)  # (B*C, m, d)
         y = self.out(self._drop(h))  # (..., m, d) -> (..., m, w * P)
         y = y.reshape(B, C, m * w, self.n_params)[:, :, :self.horizon]  # -> (B, C, H, P)
         if scale is not None:  # back from the window's own scale; a log std moves by log(scale)
@@ -128,9 +139,17 @@ class SegRNN(nn.Module):
         keep = torch.empty_like(h[..., :1, :]).bernoulli_(1 - self.dropout)  # (..., 1, d)
         return h * keep / (1 - self.dropout)  # (..., m, d) * (..., 1, d)
 
-    def _decode_parallel(self, state, B: int) -> torch.Tensor:
+    def _embed_future(self, future: torch.Tensor) -> torch.Tensor:
+        """The known-future values of each future segment, embedded: (B, H, K) -> (B, m, d).
+        The last segment is padded with zeros past H (its extra steps are cut from the output)."""
+        B, H, K = future.shape
+        future = F.pad(future, (0, 0, 0, self.n_out * self.w - H))  # (B, H, K) -> (B, m*w, K)
+        return self.future_embed(future.reshape(B, self.n_out, self.w * K))  # (B, m*w, K) -> (B, m, w*K) -> (B, m, d)
+
+    def _decode_parallel(self, state, B: int, ahead: torch.Tensor | None = None) -> torch.Tensor:
         """One decoder step of the encoder's last layer for every (window, channel, segment):
-        (layers, B*C, d) -> (B, C, m, d), the two products computed once and broadcast."""
+        (layers, B*C, d) -> (B, C, m, d), the two products computed once and broadcast. With
+        known-future inputs, their embedding `ahead` (B, m, d) joins the input side per window."""
         C, m = self.n_targets, self.n_out
         h = (state[0] if isinstance(state, tuple) else state)[-1]  # (B*C, d)
         h = h.view(B, C, 1, -1)  # (B*C, d) -> (B, C, 1, d)
@@ -140,6 +159,8 @@ class SegRNN(nn.Module):
         w_ih, w_hh = getattr(self.rnn, f"weight_ih_l{layer}"), getattr(self.rnn, f"weight_hh_l{layer}")
         b_ih, b_hh = getattr(self.rnn, f"bias_ih_l{layer}"), getattr(self.rnn, f"bias_hh_l{layer}")
         gi = F.linear(inp, w_ih, b_ih)  # (C, m, d) -> (C, m, G*d): no window in it
+        if ahead is not None:
+            gi = gi + F.linear(ahead[:, None], w_ih)  # (C, m, G*d) + (B, 1, m, G*d) -> (B, C, m, G*d)
         gh = F.linear(h, w_hh, b_hh)  # (B, C, 1, d) -> (B, C, 1, G*d): one per window and channel
         if self.cell == "rnn":
             return torch.tanh(gi + gh)  # (B, C, m, d)
@@ -154,13 +175,17 @@ class SegRNN(nn.Module):
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # (B, C, m, d)
         return torch.sigmoid(o) * torch.tanh(c)
 
-    def _decode_recurrent(self, state, last_segment: torch.Tensor) -> torch.Tensor:
+    def _decode_recurrent(self, state, last_segment: torch.Tensor, ahead: torch.Tensor | None = None
+                          ) -> torch.Tensor:
         """The cell run on over the m future segments, each fed the embedding of the segment
-        forecast before it (the first: the window's last segment): (B*C, m, d)."""
+        forecast before it (the first: the window's last segment), plus the embedding of its
+        known-future values `ahead` (B*C, m, d) when given: (B*C, m, d)."""
         hs, seg = [], last_segment  # (B*C, w')
         cov = seg[:, self.w:]  # covariates of the last input segment, carried along
-        for _ in range(self.n_out):
-            step, state = self.rnn(torch.relu(self.embed(seg))[:, None], state)  # (B*C, 1, d)
+        for j in range(self.n_out):
+            step_in = torch.relu(self.embed(seg))  # (B*C, d)
+            step_in = step_in + ahead[:, j] if ahead is not None else step_in
+            step, state = self.rnn(step_in[:, None], state)  # (B*C, 1, d)
             hs.append(step)
             mean = self.out(step[:, 0]).unflatten(1, (self.w, self.n_params))[..., 0]  # (B*C, w*P) -> (B*C, w)
             seg = torch.cat([mean, cov], dim=-1)  # (B*C, w')
