@@ -48,10 +48,12 @@ def main() -> None:
     start = time.perf_counter()
     vf = validate_frame(frame, ["c0"], [f"c{i}" for i in range(1, FEATURES)], kind="sensor")
     del frame
+    print(f"validation: peak {peak_mb():,.0f} MB", flush=True)
     p = prepare(vf, LOOKBACK, HORIZON, calendar=False)
-    data = WindowDataModule(p.inputs, p.targets, p.starts, LOOKBACK, HORIZON, relative=p.relative,
-                            anchor_offsets=p.anchor_offsets, relative_inputs=p.relative_inputs,
-                            batch_size=64)
+    print(f"preparation (scaled on the fly, starts as runs): peak {peak_mb():,.0f} MB", flush=True)
+    data = WindowDataModule(p.scaled, p.scaled.head(1), p.starts, LOOKBACK, HORIZON,  # the frame's memory
+                            relative=p.relative, anchor_offsets=p.anchor_offsets,
+                            relative_inputs=p.relative_inputs, batch_size=64)
     prep_s = time.perf_counter() - start
     print(f"preparation {prep_s:.1f} s, peak {peak_mb():,.0f} MB", flush=True)
 

@@ -29,7 +29,8 @@ def test_a_clean_float32_log_is_neither_converted_nor_copied():
     p32 = prepare(vf, 24, 6)
     p64 = prepare(validate_frame(raw32.astype("float64"), ["temp"], ["humid"], kind="sensor"), 24, 6)
     np.testing.assert_allclose(p32.inputs, p64.inputs, atol=1e-5)
-    assert np.shares_memory(p32.targets, p32.inputs) and np.shares_memory(p32.levels, raw32["temp"].to_numpy())
+    assert np.shares_memory(p32.scaled.columns[0], raw32["temp"].to_numpy())  # scaled when gathered
+    assert np.shares_memory(p32.levels, raw32["temp"].to_numpy())
 
 
 def test_market_closures_are_not_gaps():

@@ -58,7 +58,7 @@ def test_no_window_crosses_from_one_series_into_the_next(stocks):
     data = panel.datamodule(stocks.config.batch_size, stocks.config.seed)
     owner = np.searchsorted(panel.offsets, np.arange(panel.offsets[-1]), side="right") - 1
     for split, starts in data.starts.items():
-        s = starts.numpy()
+        s = np.asarray(starts)
         assert len(s) == sum(len(p.starts[split]) for p in panel.prepared)
         assert (owner[s] == owner[s + L + H - 1]).all()
 

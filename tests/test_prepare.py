@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from conftest import sensor_frame
 from forecaster.errors import ConfigError, DataError
 from forecaster.data.frame import validate_frame
-from forecaster.data.prepare import prepare, window_starts
+from forecaster.data.prepare import prepare, stretches, window_starts
 from forecaster.data.sources import load_dataset
 
 
@@ -28,10 +28,10 @@ def test_splits_are_chronological_and_windows_stay_in_their_split():
     L, H = p.lookback, p.horizon
     for split in ("train", "val", "test"):
         first, end = p.bounds[split]
-        s = p.starts[split]
+        s = p.starts[split].rows()
         assert (s + L >= first).all() and (s + L + H <= end).all()
         assert len(s) == end - max(first, L) - H + 1  # every position, stride 1
-    assert (p.starts["train"] >= 0).all()  # training inputs never leave the training rows
+    assert (p.starts["train"].rows() >= 0).all()  # training inputs never leave the training rows
 
 
 def test_scalers_see_only_training_rows():
@@ -99,7 +99,7 @@ def test_calendar_features_for_hourly_data():
 def test_window_starts_property(n, lookback, horizon, stride, cut, first):
     segment = (np.arange(n) >= cut).astype(np.int64)  # a gap at row `cut`
     end = n
-    s = window_starts(segment, lookback, horizon, min(first, n), end, stride)
+    s = window_starts(stretches(segment), lookback, horizon, min(first, n), end, stride).rows()
     span = lookback + horizon
     assert (s >= 0).all() and (s + lookback >= min(first, n)).all() and (s + span <= end).all()
     assert (segment[s] == segment[s + span - 1]).all() if len(s) else True
@@ -121,10 +121,34 @@ def test_column_transforms_are_decided_on_the_training_rows_and_reused():
     # A fitted model passes its transforms and scaler: the same inputs, nothing re-derived.
     again, _, _, _, kept = model_inputs(frame, p.transform, True, p.input_scaler,
                                         transforms=p.column_transforms)
-    np.testing.assert_array_equal(again, p.inputs)
+    np.testing.assert_array_equal(again.to_array(), p.inputs)
     assert kept == p.column_transforms
     # A zero volume after the training rows does not switch Volume to differences.
     prices.iloc[900, prices.columns.get_loc("Volume")] = 0.0
     late = validate_frame(prices, ["Close"], ["Volume", "Low"], kind="price")
     with pytest.raises(DataError, match="'Volume' is 0 at .*strictly positive on the training rows"):
         prepare(late, 20, 5)
+
+
+def test_run_length_starts_equal_the_plain_index_array_across_gaps_and_series():
+    """The starts as runs hold exactly the windows the plain scan finds: one series with gaps,
+    blocked first rows under log returns, a stride, and several series end to end."""
+    segment = np.repeat(np.arange(5), [100, 3, 57, 40, 200]).astype(np.int32)  # gaps between stretches
+    for skip_first in (False, True):
+        window_segment = segment.copy()
+        if skip_first:  # the old way: blocked rows as -1
+            window_segment[np.r_[True, segment[1:] != segment[:-1]]] = -1
+        for first, end, stride in ((0, 280, 1), (280, 340, 1), (120, 400, 3), (0, 400, 4)):
+            span = 12 + 4
+            s = np.arange(max(first - 12, 0), end - span + 1, stride)
+            plain = s[(window_segment[s] == window_segment[s + span - 1]) & (window_segment[s] >= 0)]
+            runs = window_starts(stretches(segment, skip_first), 12, 4, first, end, stride)
+            np.testing.assert_array_equal(runs.rows(), plain)
+            if len(plain):
+                np.testing.assert_array_equal(runs[np.arange(len(plain))[::-1]], plain[::-1])
+    # a panel: each series' runs shifted to its offset, window numbers across series
+    from forecaster.data.rows import WindowStarts
+
+    parts = [window_starts(stretches(segment), 12, 4, 0, 400), window_starts(stretches(segment[:150]), 12, 4, 0, 150)]
+    both = WindowStarts.concat([parts[0], parts[1].shifted(400)])
+    np.testing.assert_array_equal(both.rows(), np.r_[parts[0].rows(), parts[1].rows() + 400])

@@ -27,7 +27,7 @@ def test_windows_splits_and_scaling(n, lookback, horizon, stride, val, test, see
         return
     L, H = lookback, horizon
     for split, (first, end) in p.bounds.items():
-        s = p.starts[split]
+        s = p.starts[split].rows()
         assert len(s) > 0
         assert (s + L >= first).all() and (s + L + H <= end).all()  # targets inside the split
         assert (s >= 0).all() and (np.diff(s) > 0).all()
@@ -41,9 +41,9 @@ def test_windows_splits_and_scaling(n, lookback, horizon, stride, val, test, see
     np.testing.assert_allclose(p.input_scaler.std, train_rows.std(axis=0))
 
     # Windows are contiguous rows of the source, and the dataset shares its memory.
-    dm = WindowDataModule(p.inputs, p.targets, p.starts, L, H)
-    assert np.shares_memory(dm.inputs.numpy(), p.inputs)
-    assert np.shares_memory(dm.targets.numpy(), p.inputs)  # the targets are the inputs' first columns
+    dm = WindowDataModule(p.scaled, p.scaled.head(1), p.starts, L, H)
+    assert np.shares_memory(dm.inputs.columns[0], vf.data["y"].to_numpy())  # the frame's own memory
+    assert dm.targets.columns[0] is dm.inputs.columns[0]  # the targets are the inputs' first columns
     ds = dm.dataset("test")
     x, y = ds[torch.arange(len(ds))]
     for i, s in enumerate(p.starts["test"][:5]):

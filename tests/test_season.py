@@ -67,6 +67,6 @@ def test_window_inputs_are_relative_to_the_cutoff():
     data = Panel(["s"], [p], np.array([0, len(p.index)])).datamodule(32, 0)
     x, _ = data.dataset("train")[np.arange(5)]
     assert (x[:, -1, :2] == 0).all()  # each window's data columns are 0 at its cutoff
-    s = p.starts["train"][:5]
+    s = p.starts["train"].rows()[:5]
     np.testing.assert_allclose(x[:, 0, 0], p.inputs[s, 0] - p.inputs[s + 23, 0], atol=1e-6)
     assert not (x[:, -1, 2:] == 0).all()  # calendar columns stay as they are

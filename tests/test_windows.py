@@ -60,3 +60,67 @@ def test_sharded_batches_split_every_window_evenly_between_processes(n, world, b
         assert len(got) - n == -(-n // world) * world - n  # padding only to even the shards out
         single = torch.cat(list(WindowBatches(n, batch, shuffle, seed=1)))
         assert sorted(single.tolist()) == list(range(n))
+
+
+def test_batches_scaled_on_the_fly_equal_those_of_the_materialized_copy():
+    """The frame's own columns scaled as each batch is gathered give, bit for bit, the batches of
+    the old scaled float32 (T, F) copy: (x - mean) / std in float64, float32 result."""
+    from forecaster.data.rows import ScaledSeries, WindowStarts
+
+    rng = np.random.default_rng(0)
+    raw = rng.normal(5, 3, size=(300, 3)).astype(np.float32)  # (T, F) as a frame holds it
+    mean, std = np.array([5.1, -0.2, 0.0]), np.array([2.9, 1.1, 1.0])
+    old = ((raw.astype(np.float64) - mean) / std).astype(np.float32)  # the materialized copy
+    scaled = ScaledSeries([raw[:, j] for j in range(3)], mean, std)
+    assert np.shares_memory(scaled.columns[0], raw)
+    np.testing.assert_array_equal(scaled.to_array(), old)
+    starts = WindowStarts.of(np.r_[0:100, 150:260])
+    for relative, k in ((False, 0), (True, 0), (True, 2)):
+        new_ds = WindowDataset(scaled, scaled.head(1), starts, 24, 5, relative=relative,
+                               anchor_offsets=torch.tensor([0, 0, -3, -3, 0]), relative_inputs=k)
+        old_ds = WindowDataset(torch.from_numpy(old), torch.from_numpy(old[:, :1].copy()),
+                               torch.from_numpy(starts.rows()), 24, 5, relative=relative,
+                               anchor_offsets=torch.tensor([0, 0, -3, -3, 0]), relative_inputs=k)
+        idx = torch.randperm(len(starts))[:64].int()
+        for a, b in zip(new_ds[idx], old_ds[idx]):
+            assert torch.equal(a, b)
+
+
+def test_a_panel_scales_each_series_by_its_own_scaler():
+    from forecaster.data.rows import ScaledSeries
+
+    rng = np.random.default_rng(1)
+    parts = [(rng.normal(size=n), np.array([rng.normal()]), np.array([rng.uniform(1, 2)])) for n in (40, 7, 60)]
+    panel = ScaledSeries.concat([ScaledSeries([x], m, s) for x, m, s in parts])
+    old = np.concatenate([((x - m) / s).astype(np.float32) for x, m, s in parts])[:, None]  # (T, 1)
+    np.testing.assert_array_equal(panel.to_array(), old)
+    rows = np.array([[0, 1, 2], [40, 41, 42], [45, 46, 46], [47, 80, 106]])  # (B, 3), one series each
+    np.testing.assert_array_equal(panel.take(rows), old[rows])
+
+
+def test_columns_lying_end_to_end_are_joined_without_a_copy():
+    from forecaster.data.rows import join
+
+    base = np.arange(40, dtype=np.float64).reshape(20, 2)  # (T, K): column views of stride 16 bytes
+    parts = [base[0:5, 1], base[5:12, 1], base[12:20, 1]]
+    joined = join(parts)
+    assert np.shares_memory(joined, base) and np.array_equal(joined, base[:, 1])
+    apart = join([base[0:5, 1], base[6:12, 1]])  # a row left out: copied
+    assert not np.shares_memory(apart, base) and np.array_equal(apart, np.r_[base[0:5, 1], base[6:12, 1]])
+
+
+def test_window_numbers_map_onto_run_length_starts_as_onto_the_plain_array():
+    from forecaster.data.rows import WindowStarts
+
+    plain = np.r_[3:50:2, 61:90:2, 200:203:2]  # three runs of stride 2 between gaps
+    starts = WindowStarts(np.array([3, 61, 200]), np.array([24, 15, 2]), stride=2)
+    np.testing.assert_array_equal(starts.rows(), plain)
+    assert len(starts) == len(plain) and starts[0] == plain[0] and starts[len(plain) - 1] == plain[-1]
+    idx = np.random.default_rng(0).permutation(len(plain))
+    np.testing.assert_array_equal(starts[idx], plain[idx])
+    for a, b in ((0, 5), (20, 30), (38, 41), (0, 41), (10, 10)):
+        np.testing.assert_array_equal(starts[a:b].rows(), plain[a:b])
+    np.testing.assert_array_equal(WindowStarts.of(plain[idx]).rows(), plain[idx])  # any array as runs
+    both = WindowStarts.concat([starts, starts.shifted(1000)])  # two series end to end
+    np.testing.assert_array_equal(both.rows(), np.r_[plain, plain + 1000])
+    np.testing.assert_array_equal(both[np.array([0, 41, 81])], [3, 1003, 1202])

@@ -104,12 +104,15 @@ def _check_index(index: pd.Index, name: str) -> pd.DatetimeIndex:
         raise DataError(f"{name} is not indexed by time; give a time column (--time-col)")
     if index.hasnans:
         raise DataError(f"{name} has empty timestamps; fill or drop those rows")
+    # Sortedness first: a strictly increasing index is then known unique without the hash table
+    # of its values that `has_duplicates` builds and caches (~30 bytes a row, on every series).
+    increasing = index.is_monotonic_increasing
     if index.has_duplicates:
         dup = index[index.duplicated()][0]
         n = int(index.duplicated().sum())
         raise DataError(f"{name} has {n} duplicate timestamp(s), first {dup}; keep one row per "
                         "timestamp (e.g. average duplicates) before fitting")
-    if not index.is_monotonic_increasing:
+    if not increasing:
         pos = int(np.argmax(np.diff(index.asi8) < 0)) + 1
         raise DataError(f"{name} timestamps are not sorted (row {pos}: {index[pos]} comes after "
                         f"{index[pos - 1]}); sort the file by its time column")

@@ -19,6 +19,7 @@ import pandas as pd
 from forecaster.config import FitConfig
 from forecaster.data.frame import ValidFrame
 from forecaster.data.prepare import SPLITS, Fitted, Prepared, prepare
+from forecaster.data.rows import ScaledSeries, WindowStarts
 from forecaster.data.windows import WindowDataModule
 from forecaster.errors import ConfigError, DataError
 
@@ -37,15 +38,15 @@ class Panel:
         return self.prepared[0]
 
     def datamodule(self, batch_size: int, seed: int) -> WindowDataModule:
+        """The windows of every series: their columns end to end (one series: its own, no copy;
+        a view where the series already lie end to end in one buffer), each series scaled by
+        its own scaler as the batches are gathered."""
         p = self.first
-        if len(self.prepared) == 1:  # one series: its own arrays, no copy
-            inputs, starts = p.inputs, p.starts
-        else:
-            inputs = np.concatenate([q.inputs for q in self.prepared])  # S x (T_i, F) -> (sum T_i, F)
-            starts = {split: np.concatenate([q.starts[split] + off for q, off in
-                                             zip(self.prepared, self.offsets[:-1])]) for split in SPLITS}
+        inputs = ScaledSeries.concat([q.scaled for q in self.prepared])  # S x (T_i, F) -> (sum T_i, F)
+        starts = {split: WindowStarts.concat([q.starts[split].shifted(int(off)) for q, off in
+                                              zip(self.prepared, self.offsets[:-1])]) for split in SPLITS}
         C = len(p.target_names)
-        return WindowDataModule(inputs, inputs[:, :C], starts, p.lookback, p.horizon,  # targets: a view
+        return WindowDataModule(inputs, inputs.head(C), starts, p.lookback, p.horizon,  # targets: the first C
                                 relative=p.relative, batch_size=batch_size, seed=seed,
                                 anchor_offsets=p.anchor_offsets, relative_inputs=p.relative_inputs)
 
@@ -102,21 +103,33 @@ def split_times(frames: dict[str, ValidFrame], val_size: float, test_size: float
     if len({ix.tz is None for ix in indexes}) > 1:
         raise DataError("some series have time zones and some do not; give all of them a time zone "
                         "(--tz) or none")
-    stamps = np.sort(np.concatenate([ix.as_unit("ns").asi8 for ix in indexes]))
+    stamps = pooled_stamps(indexes)  # (sum T,) in no order
     tz = indexes[0].tz
 
     n = len(stamps)
     val_pos, test_pos = int(round((1 - val_size - test_size) * n)), int(round((1 - test_size) * n))
     if test_after is not None:
-        after = int(np.searchsorted(stamps, pd.Timestamp(test_after).as_unit("ns").value, side="right"))
+        after = int((stamps <= pd.Timestamp(test_after).as_unit("ns").value).sum())  # sorted position
         if after >= n:
             raise DataError(f"the data hold no rows after {test_after}; nothing new to learn from or test on")
         shift = max(after - test_pos, 0)
         val_pos, test_pos = val_pos + shift, test_pos + shift
+    kth = sorted({min(val_pos, n - 1), min(test_pos, n - 1)})
+    stamps.partition(kth)  # in place: those positions hold what a sorted copy would hold there
 
     def at(pos: int) -> pd.Timestamp:
         return pd.Timestamp(int(stamps[min(pos, n - 1)]), tz=tz)
     return at(val_pos), at(test_pos)
+
+
+def pooled_stamps(indexes: list[pd.DatetimeIndex]) -> np.ndarray:
+    """Every series' timestamps in one (sum T,) int64 array of nanoseconds, series after series."""
+    stamps = np.empty(sum(len(ix) for ix in indexes), dtype=np.int64)
+    at = 0
+    for ix in indexes:
+        stamps[at:at + len(ix)] = ix.as_unit("ns").asi8
+        at += len(ix)
+    return stamps
 
 
 def prepare_panel(frames: dict[str, ValidFrame], cfg: FitConfig, fitted: list[Fitted] | None = None,

@@ -39,6 +39,7 @@ import pandas as pd
 
 from forecaster.config import TRANSFORMS, check_sizes
 from forecaster.data.frame import ValidFrame, ticks
+from forecaster.data.rows import ScaledSeries, WindowStarts
 from forecaster.data.season import choose_anchor, detect_season
 from forecaster.errors import ConfigError, DataError
 
@@ -49,8 +50,8 @@ COLUMN_TRANSFORMS = ("log_return", "diff", "level")  # what one data column beco
 
 @dataclass(frozen=True)
 class Scaler:
-    """Per-column affine scaling fitted on training rows: z = (x - mean) / std (applied
-    column by column in `model_inputs`)."""
+    """Per-column affine scaling fitted on training rows: z = (x - mean) / std (applied to
+    the rows each batch gathers: see `ScaledSeries`)."""
 
     mean: np.ndarray  # (K,)
     std: np.ndarray  # (K,)
@@ -77,8 +78,7 @@ class Prepared:
 
     index: pd.DatetimeIndex  # (T,) timestamps
     levels: np.ndarray  # (T, C) targets in original units, the frame's float dtype
-    inputs: np.ndarray  # (T, F) float32, model space
-    targets: np.ndarray  # (T, C) float32, model space: a view of the first C columns of inputs
+    scaled: ScaledSeries  # (T, F) model-space inputs, the targets first, scaled when gathered
     input_names: list[str]
     target_names: list[str]
     transform: str
@@ -88,7 +88,7 @@ class Prepared:
     lookback: int
     horizon: int
     bounds: dict[str, tuple[int, int]]  # split -> [first, end) rows its targets may occupy
-    starts: dict[str, np.ndarray]  # split -> (N,) window start rows
+    starts: dict[str, WindowStarts]  # split -> (N,) window start rows, as runs
     segment: np.ndarray  # (T,) segment id of each row (see forecaster.data.frame)
     filled: np.ndarray  # (T, C) targets that were filled, not observed
     season: int
@@ -100,7 +100,17 @@ class Prepared:
 
     @property
     def n_features(self) -> int:
-        return self.inputs.shape[1]
+        return self.scaled.shape[1]
+
+    @property
+    def inputs(self) -> np.ndarray:
+        """(T, F) float32 model-space inputs: a copy, for inspection (windows gather `scaled`)."""
+        return self.scaled.to_array()
+
+    @property
+    def targets(self) -> np.ndarray:
+        """(T, C) float32 model-space targets: a copy, as `inputs`."""
+        return self.scaled.head(len(self.target_names)).to_array()
 
     @property
     def relative(self) -> bool:
@@ -119,7 +129,7 @@ class Prepared:
 
     def cutoffs(self, split: str) -> np.ndarray:
         """(N,) row of each window's last input, the cutoff."""
-        return self.starts[split] + self.lookback - 1
+        return self.starts[split].rows() + self.lookback - 1
 
     def anchors(self, split: str) -> np.ndarray:
         """What `split`'s forecasts are mapped back from (see `anchor_levels`)."""
@@ -166,15 +176,16 @@ def column_transforms(frame: ValidFrame, transform: str, fit_rows: slice) -> lis
 
 def model_inputs(frame: ValidFrame, transform: str, calendar: bool, scaler: Scaler | None = None,
                  fit_rows: slice = slice(None), transforms: list[str] | None = None
-                 ) -> tuple[np.ndarray, list[str], Scaler, np.ndarray, list[str]]:
-    """The (T, F) float32 network inputs, their names, the scaler, `blocked_rows` and each data
+                 ) -> tuple[ScaledSeries, list[str], Scaler, np.ndarray, list[str]]:
+    """The (T, F) network inputs, their names, the scaler, `blocked_rows` and each data
     column's transform.
 
-    Each column is transformed and scaled on its own, in chunks of rows, straight into the one
-    float32 array: a 10 M-row log needs its inputs and a few MB more, never a (T, F) float64
-    temporary. Without a `scaler`, one is fitted on `fit_rows` minus the blocked rows; without
-    `transforms`, they are decided on `fit_rows` (see `column_transforms`). A fitted model
-    passes both, so nothing is re-derived from new data.
+    A level column stays the frame's own array, scaled when a batch gathers its rows (see
+    `ScaledSeries`): a 10 M-row log needs no model-space copy. A column of returns or
+    differences, and a calendar column, is made once, in chunks of rows, as a scaled float32
+    column (never a (T, F) float64 temporary). Without a `scaler`, one is fitted on `fit_rows`
+    minus the blocked rows; without `transforms`, they are decided on `fit_rows` (see
+    `column_transforms`). A fitted model passes both, so nothing is re-derived from new data.
     """
     data, columns = frame.data, frame.columns
     if transform == "log_return":
@@ -185,8 +196,9 @@ def model_inputs(frame: ValidFrame, transform: str, calendar: bool, scaler: Scal
     transforms = transforms or column_transforms(frame, transform, fit_rows)
     blocked = blocked_rows(frame, transform)
     cal = calendar_columns(data.index, frame.freq) if calendar else {}
-    inputs = np.empty((len(data), len(columns) + len(cal)), dtype=np.float32)  # (T, F)
+    F = len(columns) + len(cal)
     mean, std = np.zeros(len(columns)), np.ones(len(columns))
+    cols, col_mean, col_std = [], np.zeros(F), np.ones(F)  # the ScaledSeries' columns and scaling
     for j, (c, how) in enumerate(zip(columns, transforms)):
         col = data[c].to_numpy()  # (T,) a view
         if how != "level":
@@ -197,11 +209,22 @@ def model_inputs(frame: ValidFrame, transform: str, calendar: bool, scaler: Scal
         else:
             mean[j], std[j] = scaler.mean[j], scaler.std[j]
         std[j] = std[j] if std[j] > 1e-12 else 1.0
-        for a, b in _chunks(len(col)):
-            inputs[a:b, j] = (col[a:b] - mean[j]) / std[j]  # float64 arithmetic, float32 result
-    for k, make in enumerate(cal.values()):
-        inputs[:, len(columns) + k] = make()
+        if how == "level":  # scaled when gathered
+            cols.append(col)
+            col_mean[j], col_std[j] = mean[j], std[j]
+        else:  # scaled once: mean 0 and std 1 in the ScaledSeries
+            cols.append(_scaled(col, mean[j], std[j]))
+    cols.extend(make() for make in cal.values())
+    inputs = ScaledSeries(cols, col_mean, col_std)
     return inputs, [*columns, *cal], scaler or Scaler(mean, std), blocked, transforms
+
+
+def _scaled(col: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """(T,) -> (T,) float32 (col - mean) / std, in float64 arithmetic by chunk."""
+    out = np.empty(len(col), dtype=np.float32)
+    for a, b in _chunks(len(col)):
+        out[a:b] = (col[a:b] - mean) / std  # float64 arithmetic, float32 result
+    return out
 
 
 def _chunks(n: int, size: int = 1 << 20):
@@ -268,9 +291,8 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
         frame, transform, calendar, fitted.input_scaler if fitted else None,
         fit_rows=slice(*bounds["train"]), transforms=fitted.column_transforms if fitted else None)
 
-    window_segment = np.where(blocked, -1, frame.segment)
-    starts = {split: window_starts(window_segment, lookback, horizon, *bounds[split], stride)
-              for split in SPLITS}
+    runs = stretches(frame.segment, skip_first=transform == "log_return")  # no window holds a blocked row
+    starts = {split: window_starts(runs, lookback, horizon, *bounds[split], stride) for split in SPLITS}
     for split in SPLITS:
         if len(starts[split]) == 0:
             raise DataError(_too_short(split, T, lookback, horizon, bounds[split], val_size, test_size))
@@ -283,10 +305,9 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
         season, season_note = fitted.season, None
         offsets = np.asarray(fitted.anchor_offsets, dtype=np.int64)
     elif transform in RELATIVE:
-        val_cutoffs = starts["val"] + lookback - 1
+        val_cutoffs = starts["val"].rows() + lookback - 1
         offsets, anchor_note = choose_anchor(levels, val_cutoffs, horizon, season, lookback, anchor)
-    return Prepared(index=frame.data.index, levels=levels,
-                    inputs=inputs, targets=inputs[:, :C],  # a view: inputs start with the scaled targets
+    return Prepared(index=frame.data.index, levels=levels, scaled=inputs,  # inputs start with the targets
                     input_names=names, target_names=list(frame.targets), transform=transform,
                     column_transforms=transforms,
                     input_scaler=scaler, target_scaler=Scaler(scaler.mean[:C], scaler.std[:C]),
@@ -296,17 +317,30 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
                     notes=tuple(n for n in (season_note, anchor_note) if n))
 
 
-def window_starts(segment: np.ndarray, lookback: int, horizon: int, first: int, end: int,
-                  stride: int = 1, chunk: int = 1 << 20) -> np.ndarray:
-    """Start rows s of windows whose targets [s+L, s+L+H) lie in [first, end), in one segment."""
+def stretches(segment: np.ndarray, skip_first: bool = False, chunk: int = 1 << 20
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """[first, end) rows of each segment (a contiguous run of one id), both (R,); with
+    `skip_first`, without its first row (blocked under log returns: see `blocked_rows`)."""
+    T = len(segment)
+    cuts = [a + 1 + np.flatnonzero(np.diff(segment[a:min(a + chunk, T - 1) + 1]))  # (chunk,) at most
+            for a in range(0, T - 1, chunk)]
+    bounds = np.concatenate([[0], *cuts, [T]]).astype(np.int64)  # (R + 1,)
+    return bounds[:-1] + int(skip_first), bounds[1:]
+
+
+def window_starts(runs: tuple[np.ndarray, np.ndarray], lookback: int, horizon: int, first: int,
+                  end: int, stride: int = 1) -> WindowStarts:
+    """Start rows s of windows whose targets [s+L, s+L+H) lie in [first, end), all rows
+    [s, s+L+H) in one of the `runs` ([first, end) rows, see `stretches`), on the grid of
+    every `stride`-th row from max(first - L, 0): per run, one range of starts."""
     span = lookback + horizon
-    s = np.arange(max(first - lookback, 0), end - span + 1, stride, dtype=np.int64)
-    ok = np.empty(len(s), dtype=bool)
-    for a in range(0, len(s), chunk):  # in chunks: a few (chunk,) temporaries, never (N,) ones
-        c = s[a:a + chunk]
-        # Segments are contiguous runs and -1 rows stand alone, so equal ends mean one segment.
-        ok[a:a + chunk] = (segment[c] == segment[c + span - 1]) & (segment[c] >= 0)
-    return s[ok]
+    lo, hi = max(first - lookback, 0), end - span  # the first and last start the split allows
+    a = np.maximum(runs[0], lo)  # (R,) first start in each run...
+    a = lo + -(-(a - lo) // stride) * stride  # ... moved up onto the grid
+    b = np.minimum(runs[1] - span, hi)  # (R,) last start in each run
+    count = np.where(b >= a, (b - a) // stride + 1, 0)
+    keep = count > 0
+    return WindowStarts(a[keep], count[keep], stride)
 
 
 def calendar_columns(index: pd.DatetimeIndex, freq: pd.Timedelta | None) -> dict[str, Callable[[], np.ndarray]]:

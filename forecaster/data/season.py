@@ -43,26 +43,45 @@ def candidate_periods(freq: pd.Timedelta | None) -> list[int]:
     return [round(year / freq)] if freq < year / 4 else []
 
 
+CHUNK = 1 << 20  # rows (or windows) per step over a long log: a few MB of temporaries, never (T,) ones
+
+
 def autocorrelation(x: np.ndarray, lag: int) -> float:
-    """Autocorrelation of a (T,) series at `lag` (NaN ignored)."""
-    a, b = x[lag:], x[:-lag]
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3:
+    """Autocorrelation of a (T,) series at `lag` (NaN ignored), summed by chunks of pairs."""
+    pairs = [(x[lag + a:lag + b], x[a:b]) for a in range(0, len(x) - lag, CHUNK)
+             for b in [min(a + CHUNK, len(x) - lag)]]  # (x[t + lag], x[t]) by chunk of t
+    ok = [np.isfinite(a) & np.isfinite(b) for a, b in pairs]
+    count = sum(int(k.sum()) for k in ok)
+    if count < 3:
         return float("nan")
-    a, b = a[ok] - a[ok].mean(), b[ok] - b[ok].mean()
-    denom = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / denom) if denom > 0 else float("nan")
+    mean_a = sum(a[k].sum() for (a, _), k in zip(pairs, ok)) / count
+    mean_b = sum(b[k].sum() for (_, b), k in zip(pairs, ok)) / count
+    aa = bb = ab = 0.0
+    for (a, b), k in zip(pairs, ok):  # one chunk of centred pairs at a time
+        u, v = a[k] - mean_a, b[k] - mean_b
+        aa, bb, ab = aa + (u * u).sum(), bb + (v * v).sum(), ab + (u * v).sum()
+    denom = np.sqrt(aa * bb)
+    return float(ab / denom) if denom > 0 else float("nan")
+
+
+def changes(levels: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """(T,) levels -> (T - 1,) float64 first differences, NaN across a gap; by chunks."""
+    out = np.empty(max(len(levels) - 1, 0))
+    for a in range(0, len(out), CHUNK):
+        b = min(a + CHUNK, len(out))
+        out[a:b] = np.diff(levels[a:b + 1].astype(np.float64))
+        out[a:b][segment[a + 1:b + 1] != segment[a:b]] = np.nan  # no difference across a gap
+    return out
 
 
 def detect_season(levels: np.ndarray, segment: np.ndarray, freq: pd.Timedelta | None,
                   fallback: int) -> tuple[int, str]:
     """The season of (T, C) training `levels` and a sentence saying how it was found."""
-    diffs = np.diff(levels.astype(np.float64), axis=0)  # (T - 1, C)
-    diffs[segment[1:] != segment[:-1]] = np.nan  # no difference across a gap
     scores = {}
     for m in candidate_periods(freq):
-        if len(diffs) >= 3 * m:  # at least three seasons of training rows
-            scores[m] = float(np.nanmean([autocorrelation(diffs[:, c], m) for c in range(diffs.shape[1])]))
+        if len(levels) - 1 >= 3 * m:  # at least three seasons of training rows
+            scores[m] = float(np.nanmean([autocorrelation(changes(levels[:, c], segment), m)
+                                          for c in range(levels.shape[1])]))
     scores = {m: s for m, s in scores.items() if np.isfinite(s)}
     if scores:
         top = max(scores.values())  # a week repeats the day too: the shortest period near the top
@@ -80,6 +99,20 @@ def seasonal_offsets(season: int, horizon: int) -> np.ndarray:
     return h - season * np.ceil(h / season).astype(np.int64)
 
 
+def mean_errors(levels: np.ndarray, cutoffs: np.ndarray, horizon: int, anchors: list[np.ndarray]
+                ) -> list[float]:
+    """Mean absolute error of each anchor (H,) offsets from the cutoffs (N,) as the forecast of
+    the next H rows, by chunks of windows."""
+    total, count = [0.0] * len(anchors), 0
+    for a in range(0, len(cutoffs), CHUNK // horizon):
+        t = cutoffs[a:a + CHUNK // horizon, None]  # (n, 1)
+        actual = levels[t + np.arange(1, horizon + 1)]  # (n, H) rows -> (n, H, C)
+        for i, offsets in enumerate(anchors):
+            total[i] = total[i] + np.abs(actual - levels[t + offsets]).sum()  # (n, H) rows -> (n, H, C)
+        count += actual.size
+    return [x / max(count, 1) for x in total]
+
+
 def choose_anchor(levels: np.ndarray, cutoffs: np.ndarray, horizon: int, season: int,
                   lookback: int, anchor: str = "auto") -> tuple[np.ndarray, str]:
     """(H,) anchor offsets from the cutoff (all 0: the last value) and why: `anchor` "last" or
@@ -90,11 +123,8 @@ def choose_anchor(levels: np.ndarray, cutoffs: np.ndarray, horizon: int, season:
     if season <= 1 or season > lookback:
         why = "the season is longer than the lookback" if season > lookback else "no season"
         return last, f"forecasts are changes from the last value ({why})"
-    target_rows = cutoffs[:, None] + np.arange(1, horizon + 1)  # (N, H)
-    actual = levels[target_rows]  # (N, H, C)
-    naive = np.abs(actual - levels[cutoffs][:, None, :]).mean()
     offsets = seasonal_offsets(season, horizon)
-    seasonal = np.abs(actual - levels[cutoffs[:, None] + offsets]).mean()
+    naive, seasonal = mean_errors(levels, cutoffs, horizon, [np.zeros(horizon, dtype=np.int64), offsets])
     compared = f"validation MAE: seasonal naive {seasonal:.4g}, naive {naive:.4g}"
     if anchor == "seasonal" or seasonal < SEASONAL_ANCHOR_RATIO * naive:
         return offsets, f"forecasts are changes from the value one season back ({compared})"

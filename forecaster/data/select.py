@@ -12,6 +12,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from forecaster.config import FitConfig, is_panel, names_in
@@ -133,13 +134,30 @@ def _long_format(cfg: FitConfig) -> dict[str, ValidFrame]:
     raw, targets, features, kind = raw_data(cfg, extra=(cfg.series_col,))
     if raw[cfg.series_col].isna().any():
         raise DataError(f"{cfg.csv}: column {cfg.series_col!r} has empty series names; fill them in")
-    groups = dict(list(raw.groupby(cfg.series_col, sort=True)))
+    raw, runs = by_series(raw, cfg.series_col)
+    groups = [(name, raw.iloc[a:b]) for name, a, b in runs]  # row slices: views
     inferred = None
     if kind is None:  # decided once for the file, on its first series
-        kind, inferred = infer_kind(next(iter(groups.values())), targets)
-    frames = {str(name): validate_frame(group.drop(columns=cfg.series_col), targets, features, kind=kind,
-                                        max_gap=cfg.max_gap, name=f"{Path(cfg.csv).stem}[{name}]")
-              for name, group in groups.items()}
+        kind, inferred = infer_kind(groups[0][1], targets)
+    frames = {str(name): validate_frame(group, targets, features, kind=kind, max_gap=cfg.max_gap,
+                                        name=f"{Path(cfg.csv).stem}[{name}]")
+              for name, group in groups}
     if inferred:
         next(iter(frames.values())).notes.insert(0, inferred)
     return frames
+
+
+def by_series(raw: pd.DataFrame, column: str) -> tuple[pd.DataFrame, list[tuple]]:
+    """The rows of a long-format frame grouped by series: the frame (itself where each series'
+    rows are contiguous in the file, so each series is a slice of its columns, no copy; else
+    one copy, grouped) and each series' (name, first row, end row), in the order of the names
+    (as `groupby(sort=True)`), each series' rows in file order."""
+    codes, names = pd.factorize(raw[column], sort=True)  # (T,) series number of each row
+    first = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]  # (R,) first row of each run
+    if len(first) != len(names):  # a series in several runs: group the rows, stable
+        order = np.argsort(codes, kind="stable")  # (T,)
+        raw, codes = raw.iloc[order], codes[order]
+        first = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]
+    end = np.r_[first[1:], len(raw)]
+    by_name = np.argsort(codes[first])  # runs in the order of the names
+    return raw, [(names[i], int(first[r]), int(end[r])) for i, r in zip(range(len(names)), by_name)]

@@ -2,9 +2,11 @@
 
 Nothing here knows about pandas or timestamps: it gets (T, F) inputs, (T, C) targets and the
 start row of every window, from `forecaster.data.prepare`. No window is ever materialized: the
-dataset keeps the series and a vector of start rows, and each batch is gathered from the
-series with one indexing operation. `window_view` exposes all windows as a zero-copy
-`Tensor.unfold` view for inspection.
+dataset keeps the series and the start rows (as runs: `WindowStarts`), and each batch is
+gathered from the series with one indexing operation per column. The series is a (T, K)
+array or tensor, or a `ScaledSeries`: the frame's own columns, scaled as each batch is
+gathered, so a long log has no model-space copy. `window_view` exposes all windows as a
+zero-copy `Tensor.unfold` view for inspection.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from forecaster.data.prepare import relative_to_cutoff
+from forecaster.data.rows import ScaledSeries, WindowStarts
+
+Rows = torch.Tensor | ScaledSeries  # a (T, K) series the windows are gathered from
 
 
 def window_view(series: torch.Tensor, length: int) -> torch.Tensor:
@@ -35,12 +40,12 @@ class WindowDataset(Dataset):
     the cutoff (see `relative_to_cutoff`).
     """
 
-    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, starts: torch.Tensor,
+    def __init__(self, inputs: Rows, targets: Rows, starts: torch.Tensor | WindowStarts,
                  lookback: int, horizon: int, relative: bool = False,
                  anchor_offsets: torch.Tensor | None = None, relative_inputs: int = 0) -> None:
         self.inputs = inputs  # (T, F)
         self.targets = targets  # (T, C)
-        self.starts = starts  # (N,)
+        self.starts = starts  # (N,) start rows: a tensor, or runs
         self.lookback = lookback
         self.horizon = horizon
         self.relative = relative
@@ -54,18 +59,31 @@ class WindowDataset(Dataset):
         return len(self.starts)
 
     def __getitem__(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
-        s = self.starts[torch.as_tensor(idx)]  # (B,)
-        x = self.inputs[s[:, None] + self._x_offsets]  # (B, L) rows -> (B, L, F)
-        y = self.targets[s[:, None] + self._y_offsets]  # (B, H) rows -> (B, H, C)
+        s = self.start_rows(idx)[:, None]  # (B,) -> (B, 1)
+        x = gather(self.inputs, s + self._x_offsets)  # (B, L) rows -> (B, L, F)
+        y = gather(self.targets, s + self._y_offsets)  # (B, H) rows -> (B, H, C)
         if self.relative:
-            y = y - self.targets[s[:, None] + self._anchor_offsets]  # (B, H) rows -> (B, H, C)
+            y = y - gather(self.targets, s + self._anchor_offsets)  # (B, H) rows -> (B, H, C)
         if self.relative_inputs:
             x = relative_to_cutoff(x, self.relative_inputs)
         return x, y
 
+    def start_rows(self, idx) -> torch.Tensor:
+        """(B,) window numbers -> (B,) int64 start rows."""
+        if isinstance(self.starts, WindowStarts):
+            return torch.from_numpy(self.starts[np.asarray(idx)])
+        return self.starts[torch.as_tensor(idx)]
+
+
+def gather(series: Rows, rows: torch.Tensor) -> torch.Tensor:
+    """(B, n) rows of a (T, K) series -> (B, n, K) float32."""
+    if isinstance(series, ScaledSeries):
+        return torch.from_numpy(series.take(rows.numpy()))
+    return series[rows]
+
 
 class WindowBatches(Sampler):
-    """Batches of window numbers, each a (B,) int64 tensor: in order, or shuffled by a
+    """Batches of window numbers, each a (B,) int32 tensor: in order, or shuffled by a
     permutation drawn from (seed, epoch), so epoch e has the same order whether or not
     training was interrupted and resumed before it.
 
@@ -86,12 +104,16 @@ class WindowBatches(Sampler):
     def __len__(self) -> int:
         return -(-self._per_rank() // self.batch_size)
 
+    def _dtype(self) -> torch.dtype:
+        """int32 window numbers (half the memory of a long log's order; the same permutation)."""
+        return torch.int32 if self.n < 2**31 else torch.int64
+
     def __iter__(self):  # a generator: the epoch is read when the first batch is drawn
         if self.shuffle:
             g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch())
-            order = torch.randperm(self.n, generator=g)  # (N,)
+            order = torch.randperm(self.n, generator=g, dtype=self._dtype())  # (N,)
         else:
-            order = torch.arange(self.n)  # (N,)
+            order = torch.arange(self.n, dtype=self._dtype())  # (N,)
         if self.world > 1:
             pad = self._per_rank() * self.world - self.n
             order = torch.cat([order, order[:pad]])[self.rank::self.world]  # (ceil(N / world),)
@@ -99,17 +121,26 @@ class WindowBatches(Sampler):
             yield order[a:a + self.batch_size]
 
 
+def as_rows(series: np.ndarray | ScaledSeries) -> Rows:
+    """A ScaledSeries as it is; an array as a float32 tensor sharing its memory."""
+    if isinstance(series, ScaledSeries):
+        return series
+    return torch.from_numpy(np.asarray(series, dtype=np.float32))
+
+
 class WindowDataModule(L.LightningDataModule):
     """Train, validation, test and predict loaders over the windows of one prepared series."""
 
-    def __init__(self, inputs: np.ndarray, targets: np.ndarray, starts: dict[str, np.ndarray],
-                 lookback: int, horizon: int, relative: bool = False, batch_size: int = 64,
-                 seed: int = 0, anchor_offsets: np.ndarray | None = None, relative_inputs: int = 0) -> None:
+    def __init__(self, inputs: np.ndarray | ScaledSeries, targets: np.ndarray | ScaledSeries,
+                 starts: dict[str, np.ndarray | WindowStarts], lookback: int, horizon: int,
+                 relative: bool = False, batch_size: int = 64, seed: int = 0,
+                 anchor_offsets: np.ndarray | None = None, relative_inputs: int = 0) -> None:
         super().__init__()
         # Shared with the arrays given, strided or not: no copy of a long series.
-        self.inputs = torch.from_numpy(np.asarray(inputs, dtype=np.float32))  # (T, F)
-        self.targets = torch.from_numpy(np.asarray(targets, dtype=np.float32))  # (T, C)
-        self.starts = {k: torch.from_numpy(np.asarray(v, dtype=np.int64)) for k, v in starts.items()}
+        self.inputs = as_rows(inputs)  # (T, F)
+        self.targets = as_rows(targets)  # (T, C)
+        self.starts = {k: v if isinstance(v, WindowStarts) else torch.from_numpy(np.asarray(v, dtype=np.int64))
+                       for k, v in starts.items()}
         self.lookback = lookback
         self.horizon = horizon
         self.relative = relative

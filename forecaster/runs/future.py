@@ -108,7 +108,7 @@ def last_window(card: ModelCard, s: SeriesCard, frame: ValidFrame) -> np.ndarray
         raise DataError(f"the data of {s.name!r} end with {int((frame.segment == frame.segment[-1]).sum())} "
                         f"usable rows after the last gap, fewer than the lookback of {L} the model needs; "
                         "give a longer recent history")
-    return inputs[tail]
+    return inputs.take(np.arange(tail.start, tail.stop)[None])[0]  # (1, L) rows -> (1, L, F) -> (L, F)
 
 
 def future_index(last: pd.Timestamp, horizon: int, kind: str, freq: pd.Timedelta | None,
