@@ -200,7 +200,7 @@ def deterministic_algorithms() -> Iterator[None]:
 
     Without torch's filling of uninitialized memory, which that mode also turns on: every
     tensor torch allocates uninitialized (each LSTM step's gates and their gradients) would
-    first be filled with NaN, about a fifth of the time of CPU training (BENCHMARKS.md,
+    first be filled with NaN, which made the small task's plain loop 1.16x slower (BENCHMARKS.md,
     benchmark 6). The filling only makes a read of memory that no kernel wrote visible; a kernel
     that writes its whole output gives the same results without it.
     """
