@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class Verdict:
     def median(self) -> float:
         return float(np.median(self.ratios))
 
-    @property
+    @cached_property  # the bootstrap once, for the verdict, its width and its line
     def interval(self) -> tuple[float, float]:
         return median_interval(list(self.ratios), self.level)
 

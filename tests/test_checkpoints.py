@@ -6,6 +6,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from interrupts import InterruptAt
 from forecaster.data.windows import WindowDataModule
 from forecaster.nets.build import build_network
 from forecaster.training.module import ForecastModule
@@ -29,15 +30,6 @@ class NeverImproves(ForecastModule):
 
     def validation_step(self, batch, batch_idx):
         self.log("val_loss", float(self.current_epoch + 1), on_epoch=True, batch_size=len(batch[0]))
-
-
-class InterruptAt(Callback):
-    def __init__(self, epoch: int, batch: int) -> None:
-        self.epoch, self.batch = epoch, batch
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
-            raise KeyboardInterrupt
 
 
 def saved(run_dir, name: str) -> dict:

@@ -11,6 +11,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 import yahoo_fake
+from interrupts import InterruptAt
 from forecaster.cli import main
 from forecaster.config import FitConfig
 from forecaster.errors import ConfigError
@@ -20,17 +21,6 @@ from forecaster.data.sources import fetch_prices
 from forecaster.training.trainer import TrainingDiverged, TrainingInterrupted
 
 FAST = dict(dataset="ibm", hidden_size=8, num_layers=1, lookback=16, horizon=3, patience=0)
-
-
-class InterruptAt(Callback):
-    """Raise KeyboardInterrupt (what Ctrl-C does) at a given epoch and batch."""
-
-    def __init__(self, epoch: int, batch: int) -> None:
-        self.epoch, self.batch = epoch, batch
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
-            raise KeyboardInterrupt
 
 
 def _weights(run_dir):

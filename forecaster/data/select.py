@@ -160,4 +160,4 @@ def by_series(raw: pd.DataFrame, column: str) -> tuple[pd.DataFrame, list[tuple]
         first = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]
     end = np.r_[first[1:], len(raw)]
     by_name = np.argsort(codes[first])  # runs in the order of the names
-    return raw, [(names[i], int(first[r]), int(end[r])) for i, r in zip(range(len(names)), by_name)]
+    return raw, [(names[i], int(first[r]), int(end[r])) for i, r in enumerate(by_name)]
