@@ -12,7 +12,7 @@ export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup setup-dev browser demo test bench bench-peers eval ltsf clean
+.PHONY: setup setup-dev browser demo test bench bench-peers eval eval-future ltsf clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ bench-peers:
 eval: setup
 	$(BIN)/python -m pip install -q -e ".[eval]"
 	cd benchmarks && ../$(BIN)/python eval_unseen.py
+
+# What known-future inputs are worth: each case trained with and without them (compare --ablate-future).
+eval-future: setup
+	$(BIN)/python -m pip install -q -e ".[eval]"
+	cd benchmarks && ../$(BIN)/python eval_future.py
 
 # The long-horizon benchmark on the embedded ETTh1: segrnn and the default LSTM at lookback 96,
 # horizons 96 to 720, beside SegRNN's published figures; writes LTSF.md (about 45 min on 2 cores).

@@ -65,12 +65,12 @@ def _reference_train(data: WindowDataModule, make_network, epochs: int) -> None:
         net.eval()
         with torch.inference_mode():  # one validation pass per epoch, as the product does
             for i in range(0, len(val), batch):
-                x, y = val[torch.arange(i, min(i + batch, len(val)))]
+                x, y, _ = val[torch.arange(i, min(i + batch, len(val)))]
                 F.mse_loss(net(x)[..., 0], y)  # (B, H, C, 1) -> (B, H, C)
         net.train()
         order = torch.randperm(len(ds), generator=g)
         for i in range(0, len(ds), batch):
-            x, y = ds[order[i:i + batch]]
+            x, y, _ = ds[order[i:i + batch]]
             opt.zero_grad()
             loss = F.mse_loss(net(x)[..., 0], y)  # (B, H, C, 1) -> (B, H, C)
             loss.backward()
@@ -109,7 +109,7 @@ def main() -> None:
     @torch.inference_mode()
     def reference_predict():
         for i in range(0, len(ds), 1024):
-            x, _ = ds[torch.arange(i, min(i + 1024, len(ds)))]
+            x = ds[torch.arange(i, min(i + 1024, len(ds)))].x
             module.network(x)
 
     report("prediction throughput", "windows/s", len(ds), reference_predict,

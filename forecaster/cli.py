@@ -4,7 +4,7 @@
     forecaster compare --models rnn,lstm,gru [same flags as fit]
     forecaster backtest --folds 5 [same flags as fit]
     forecaster tune --trials 30 [--timeout S] [--storage URL] [--space FILE] --out DIR [same flags as fit]
-    forecaster predict --run RUN [--csv FILE]
+    forecaster predict --run RUN [--csv FILE] [--future FILE]
     forecaster export --run RUN [--format onnx] [--out FILE]
     forecaster update --run RUN [--csv FILE] [--max-epochs N] [--refit-scalers] [--out NEW]
     forecaster runs | datasets
@@ -88,6 +88,9 @@ def build_parser() -> Parser:
     predict.add_argument("--csv", metavar="FILE", help="newer data from a CSV or parquet file with the "
                          "columns the model was trained on")
     predict.add_argument("--time-col", metavar="COL", help="time column of --csv [default: the run's]")
+    predict.add_argument("--future", metavar="FILE", help="a model fitted with --future-features: their "
+                         "values over the H steps after the last observation (CSV or parquet: the time "
+                         "column first, the future columns and, for several series, the series column)")
     predict.add_argument("--offline", action="store_true", help="use cached prices, never the network")
     predict.add_argument("--out", metavar="DIR", help="where to write forecast.csv and forecast.html "
                          "[default: the run folder]")
@@ -246,6 +249,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
            "parameters": "{:,.0f}", "recurrent steps": "{:.0f}", "seconds": "{:.1f}", "best epoch": "{:.0f}"}
     print(table.apply(lambda col: col.map(lambda v: "" if v != v else fmt[col.name].format(v))).to_string())
     print(f"{result.verdict}.")
+    for a in m.get("ablation", {}).values():  # compare --ablate-future
+        print(f"{a['verdict']}.")
     print(f"report: {result.report}")
     refresh_index(result.run_dir)
     return 0
@@ -296,7 +301,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from forecaster.runs.predict import forecast, write_forecast
 
-    fc = forecast(args.run, csv=args.csv, time_col=args.time_col, offline=args.offline)
+    fc = forecast(args.run, csv=args.csv, time_col=args.time_col, offline=args.offline, future=args.future)
     folder = write_forecast(fc, args.out)
     card = fc.run.card
     print(f"forecast after {fc.cutoff} ({card.network}, horizon {card.horizon}"

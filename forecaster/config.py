@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,9 @@ class FitConfig:
     time_col: str | None = _f(None, "time column of --csv (default: the first column)", "data")
     target: list[str] | None = _f(None, "column(s) to forecast, comma-separated (default: Close, or the dataset's)", "data", list=True)
     features: list[str] | None = _f(None, "extra input columns, comma-separated (default: the dataset's; none for --csv)", "data", list=True)
+    future_features: list[str] | None = _f(None, "columns known for the whole horizon at the cutoff (weather forecasts, schedules, planned events), comma-separated: read over the lookback and the H steps after it; `predict` then needs --future FILE", "data", list=True)
+    holidays: str | None = _f(None, "sensor logs: add a 0/1 public-holiday column as a future feature, from the holidays package: a country code, optionally with a subdivision, e.g. US, GB, DE, US-NY, AU-VIC", "data")
+    static_features: list[str] | None = _f(None, "several series: per-series attributes fed to every window of the series (e.g. sector, site type): columns constant within each series of a long-format --csv, or a CSV file whose first column names the series", "data", list=True)
     tz: str | None = _f(None, "time zone of naive timestamps in --csv, e.g. Europe/Berlin", "data")
     ambiguous: str = _f("infer", "--tz: the repeated hour when clocks go back: infer (from the order of the rows), earliest (the first, summer time), latest (the second, standard time) or drop", "data")
     nonexistent: str = _f("raise", "--tz: local times skipped when clocks go forward: raise, shift_forward, shift_backward or drop", "data")
@@ -96,6 +100,7 @@ class FitConfig:
     # output
     # commands
     models: list[str] | None = _f(None, "compare: networks to compare, comma-separated (default: rnn,jordan,lstm,cifg,gru,seq2seq,seq2seq-attn)", "commands", list=True, command="compare")
+    ablate_future: bool = _f(False, "compare: also train each model without the future features (--future-features, --holidays) and show both, with the significance of the difference", "commands", command="compare")
     folds: int = _f(5, "backtest: number of rolling-origin folds", "commands", command="backtest")
     window: str = _f("expanding", "backtest: training rows of each fold, expanding (all before the cutoff) or sliding (a fixed number of recent rows)", "commands", command="backtest")
     fine_tune: bool = _f(False, "backtest: start each fold from the previous fold's weights instead of afresh", "commands", command="backtest")
@@ -123,6 +128,7 @@ NORMS = ("last", "revin", "none")
 LOGGERS = ("none", "csv", "tensorboard", "mlflow")  # see forecaster.training.trainer
 AMBIGUOUS = ("infer", "earliest", "latest", "drop")  # see forecaster.data.sources.files
 NONEXISTENT = ("raise", "shift_forward", "shift_backward", "drop")
+HOLIDAY_CODE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,4})?$")  # country, optional subdivision
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -237,7 +243,12 @@ def check_config(cfg: FitConfig) -> None:
         raise ConfigError(f"give one data source, not {' and '.join('--' + g for g in given)}")
     if cfg.series_col and not cfg.csv:
         raise ConfigError("--series-col names a column of a long-format --csv file; give the file with --csv")
-    columns = {"--target": cfg.target or [], "--features": cfg.features or []}
+    columns = {"--target": cfg.target or [], "--features": cfg.features or [],
+               "--future-features": cfg.future_features or []}
+    clash = [c for c in cfg.future_features or [] if c in (cfg.target or [])]
+    if clash:
+        raise ConfigError(f"--future-features {clash[0]} is also a --target; a target's future is what is "
+                          "forecast, never known in advance: drop it from --future-features")
     for flag, col in (("--time-col", cfg.time_col), ("--series-col", cfg.series_col)):
         clash = [other for other, names in columns.items() if col in names]
         if col and clash:
@@ -246,6 +257,15 @@ def check_config(cfg: FitConfig) -> None:
     if cfg.time_col and cfg.time_col == cfg.series_col:
         raise ConfigError("--time-col and --series-col name the same column; give the column of "
                           "timestamps to --time-col and the one naming the series to --series-col")
+    if cfg.holidays is not None and not HOLIDAY_CODE.match(cfg.holidays):
+        raise ConfigError(f"--holidays {cfg.holidays!r} is not a country code; give an ISO code such as US, "
+                          "GB or DE, optionally with a subdivision: US-NY, AU-VIC")
+    if cfg.static_features and not is_panel(cfg):
+        raise ConfigError("--static-features describe the series of a many-series run; give several series "
+                          "(--series-col, a folder, or several tickers or datasets), or drop it")
+    if cfg.ablate_future and not (cfg.future_features or cfg.holidays):
+        raise ConfigError("--ablate-future compares a model with and without its future features, but none "
+                          "are given; add --future-features COLS or --holidays CODE")
     if cfg.model not in NETWORKS:
         raise ConfigError(f"unknown model {cfg.model!r}; choose one of {', '.join(NETWORKS)}")
     choices = {"nonlinearity": ("tanh", "relu"), "cell": ("rnn", "lstm", "gru"), "loss": ("mse", "gaussian"),

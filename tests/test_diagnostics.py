@@ -3,6 +3,7 @@ import pytest
 import torch
 from torch import nn
 
+from forecaster.data.windows import Batch
 from forecaster.training.diagnostics import attention_weights, gradient_flow
 from forecaster.nets.build import build_network
 
@@ -71,7 +72,7 @@ def test_grad_norm_is_recorded_before_clipping_and_clipping_applies():
     torch.manual_seed(0)
     module = ForecastModule(build_network("rnn", 2, 1, hidden_size=4, num_layers=1))
     x, y = torch.randn(8, 5, 2) * 100, torch.randn(8, 1, 1) * 100
-    module._loss((x, y)).backward()
+    module._loss(Batch(x, y)).backward()
     want = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in module.parameters()]))
     opt = module.configure_optimizers()
     module.configure_gradient_clipping(opt, gradient_clip_val=0.01, gradient_clip_algorithm="norm")

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from forecaster.data.windows import Batch
 from forecaster.training.module import ForecastModule
 from forecaster.nets import NETWORKS
 from forecaster.nets.build import build_network, count_parameters
@@ -38,15 +39,15 @@ def test_network_contract(name, shape, tmp_path):
     module.train()
     opt = module.configure_optimizers()
     with torch.no_grad():
-        first = module._loss((x, y)).item()
+        first = module._loss(Batch(x, y)).item()
     for _ in range(250):
         opt.zero_grad()
-        loss = module._loss((x, y))
+        loss = module._loss(Batch(x, y))
         loss.backward()
         opt.step()
     module.eval()
     with torch.no_grad():
-        assert module._loss((x, y)).item() < first / 10
+        assert module._loss(Batch(x, y)).item() < first / 10
 
     # A checkpoint round trip (weights only, no code execution) gives identical predictions.
     path = tmp_path / "best.ckpt"
@@ -155,10 +156,10 @@ def test_every_network_has_a_gaussian_head(name):
     x, y = torch.randn(16, 8, 3), torch.randn(16, 4, 2)
     module.train()
     opt = module.configure_optimizers()
-    first = module._loss((x, y)).item()
+    first = module._loss(Batch(x, y)).item()
     for _ in range(60):
         opt.zero_grad()
-        loss = module._loss((x, y))
+        loss = module._loss(Batch(x, y))
         loss.backward()
         opt.step()
     assert loss.item() < first  # the negative log-likelihood falls

@@ -10,9 +10,10 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted(Path(__file__).parent.parent.joinpath("notebooks").glob("*.ipynb"))
 
 
-def test_four_notebooks_exist():
+def test_five_notebooks_exist():
     assert [p.name for p in NOTEBOOKS] == ["01_quickstart_stocks.ipynb", "02_sensor_multivariate.ipynb",
-                                           "03_inside_the_rnn_family.ipynb", "04_many_series.ipynb"]
+                                           "03_inside_the_rnn_family.ipynb", "04_many_series.ipynb",
+                                           "05_future_features.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

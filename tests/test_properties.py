@@ -45,7 +45,7 @@ def test_windows_splits_and_scaling(n, lookback, horizon, stride, val, test, see
     assert np.shares_memory(dm.inputs.columns[0], vf.data["y"].to_numpy())  # the frame's own memory
     assert dm.targets.columns[0] is dm.inputs.columns[0]  # the targets are the inputs' first columns
     ds = dm.dataset("test")
-    x, y = ds[torch.arange(len(ds))]
+    x, y, _ = ds[torch.arange(len(ds))]
     for i, s in enumerate(p.starts["test"][:5]):
         assert torch.equal(x[i], torch.from_numpy(p.inputs[s:s + L]))
         assert torch.equal(y[i], torch.from_numpy(p.targets[s + L:s + L + H]))

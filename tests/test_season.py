@@ -65,7 +65,7 @@ def test_window_inputs_are_relative_to_the_cutoff():
     p = prepare(validate_frame(sensor_frame(600), ["temp"], ["humid"]), 24, 3, transform="window")
     assert p.relative_inputs == 2
     data = Panel(["s"], [p], np.array([0, len(p.index)])).datamodule(32, 0)
-    x, _ = data.dataset("train")[np.arange(5)]
+    x = data.dataset("train")[np.arange(5)].x
     assert (x[:, -1, :2] == 0).all()  # each window's data columns are 0 at its cutoff
     s = p.starts["train"].rows()[:5]
     np.testing.assert_allclose(x[:, 0, 0], p.inputs[s, 0] - p.inputs[s + 23, 0], atol=1e-6)

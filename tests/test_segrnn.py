@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from forecaster.data.windows import Batch
 from forecaster.data.sources import load_dataset
 from forecaster.nets.build import build_network, sequential_steps
 from forecaster.nets.segrnn import SegRNN, segment_length_for
@@ -121,10 +122,10 @@ def test_every_cell_and_decoding_learns(cell, decoding):
     x, y = torch.randn(16, 32, 2), torch.randn(16, 20, 2)
     module = ForecastModule(net, learning_rate=1e-2)
     opt = module.configure_optimizers()
-    first = module._loss((x, y)).item()
+    first = module._loss(Batch(x, y)).item()
     for _ in range(200):
         opt.zero_grad()
-        loss = module._loss((x, y))
+        loss = module._loss(Batch(x, y))
         loss.backward()
         opt.step()
     assert loss.item() < first / 5

@@ -14,7 +14,7 @@ def _series(T=50, F=3, C=1):
 def test_batch_holds_the_right_rows():
     x, y = _series()
     ds = WindowDataset(x, y, torch.tensor([0, 7, 20]), lookback=5, horizon=3)
-    xb, yb = ds[[0, 2]]
+    xb, yb, _ = ds[[0, 2]]
     assert xb.shape == (2, 5, 3) and yb.shape == (2, 3, 1)
     assert torch.equal(xb[1], x[20:25]) and torch.equal(yb[1], y[25:28])
 
@@ -22,7 +22,7 @@ def test_batch_holds_the_right_rows():
 def test_relative_targets_are_changes_from_the_cutoff():
     x, y = _series()
     ds = WindowDataset(x, y, torch.tensor([4]), lookback=5, horizon=3, relative=True)
-    _, yb = ds[[0]]
+    _, yb, _ = ds[[0]]
     assert torch.equal(yb[0, :, 0], y[9:12, 0] - y[8, 0])
 
 
@@ -40,13 +40,13 @@ def test_windows_are_views_not_copies():
 def test_loaders_cover_every_window_once_and_shuffle_reproducibly():
     x, y = _series(T=200)
     starts = {k: np.arange(0, 150) for k in ("train", "val", "test")}
-    seen = lambda dm: torch.cat([xb[:, 0, 0] for xb, _ in dm.train_dataloader()])
+    seen = lambda dm: torch.cat([xb[:, 0, 0] for xb, _, _ in dm.train_dataloader()])
     a = WindowDataModule(x.numpy(), y.numpy(), starts, 10, 2, batch_size=32, seed=3)
     b = WindowDataModule(x.numpy(), y.numpy(), starts, 10, 2, batch_size=32, seed=3)
     order = seen(a)
     assert torch.equal(order, seen(b))
     assert sorted((order / 3).long().tolist()) == list(range(150))
-    assert [xb.shape[0] for xb, _ in a.val_dataloader()] == [32, 32, 32, 32, 22]
+    assert [xb.shape[0] for xb, _, _ in a.val_dataloader()] == [32, 32, 32, 32, 22]
 
 
 @pytest.mark.parametrize("n, world, batch", [(150, 2, 32), (151, 2, 32), (10, 3, 4), (7, 4, 64)])
@@ -75,15 +75,19 @@ def test_batches_scaled_on_the_fly_equal_those_of_the_materialized_copy():
     assert np.shares_memory(scaled.columns[0], raw)
     np.testing.assert_array_equal(scaled.to_array(), old)
     starts = WindowStarts.of(np.r_[0:100, 150:260])
-    for relative, k in ((False, 0), (True, 0), (True, 2)):
+    for relative, k, future in ((False, 0, []), (True, 0, [2]), (True, 2, [1, 2])):
         new_ds = WindowDataset(scaled, scaled.head(1), starts, 24, 5, relative=relative,
-                               anchor_offsets=torch.tensor([0, 0, -3, -3, 0]), relative_inputs=k)
+                               anchor_offsets=torch.tensor([0, 0, -3, -3, 0]), relative_inputs=k,
+                               future_columns=future)
         old_ds = WindowDataset(torch.from_numpy(old), torch.from_numpy(old[:, :1].copy()),
                                torch.from_numpy(starts.rows()), 24, 5, relative=relative,
-                               anchor_offsets=torch.tensor([0, 0, -3, -3, 0]), relative_inputs=k)
+                               anchor_offsets=torch.tensor([0, 0, -3, -3, 0]), relative_inputs=k,
+                               future_columns=future)
         idx = torch.randperm(len(starts))[:64].int()
-        for a, b in zip(new_ds[idx], old_ds[idx]):
-            assert torch.equal(a, b)
+        new, old_batch = new_ds[idx], old_ds[idx]
+        assert (new.future is None) == (not future)
+        for a, b in zip(new, old_batch):
+            assert (a is None and b is None) or torch.equal(a, b)
 
 
 def test_a_panel_scales_each_series_by_its_own_scaler():

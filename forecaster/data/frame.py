@@ -2,7 +2,8 @@
 
 `validate_frame` takes a raw frame from a source and returns a `ValidFrame` that guarantees:
 
-- `data` holds exactly the target columns then the feature columns, finite (no NaN, no
+- `data` holds exactly the target columns then the feature columns (the past ones, then the
+  `future` ones: known for the whole horizon at each cutoff, see `--future-features`), finite (no NaN, no
   infinity), indexed by a strictly increasing, unique DatetimeIndex in the caller's time unit
   (pandas 3 parses to microseconds; use `ticks` to turn `asi8` steps into a Timedelta); a
   tz-aware index is in UTC. Float32 columns stay float32 and every other column becomes
@@ -39,13 +40,15 @@ from forecaster.errors import DataError
 class ValidFrame:
     data: pd.DataFrame
     targets: list[str]
-    features: list[str]
+    features: list[str]  # past features, then the known-future ones
     kind: str  # "price" or "sensor"
     freq: pd.Timedelta | None  # sampling step of a sensor log; None for trading sessions
     season: int  # seasonal period in rows (24 for hourly, 5 for business days...)
     segment: np.ndarray  # (T,) int32
     filled: np.ndarray  # (T, C) bool
     notes: list[str] = field(default_factory=list)
+    future: list[str] = field(default_factory=list)  # the last features: known at each cutoff for the H rows after it
+    static: dict[str, float] = field(default_factory=dict)  # encoded attributes of the series (forecaster.data.static)
 
     @property
     def columns(self) -> list[str]:
@@ -53,15 +56,25 @@ class ValidFrame:
 
 
 def validate_frame(raw: pd.DataFrame, targets: list[str], features: list[str] | None = None,
-                   kind: str = "sensor", max_gap: int = 6, name: str = "data") -> ValidFrame:
-    """Check and clean a raw frame; raise DataError with the fix for anything unusable."""
+                   kind: str = "sensor", max_gap: int = 6, name: str = "data",
+                   future: list[str] | None = None) -> ValidFrame:
+    """Check and clean a raw frame; raise DataError with the fix for anything unusable.
+    `future` names the columns known in advance: they become the last features."""
     notes: list[str] = []
     both = [f for f in features or [] if f in targets]
     if both:
         notes.append(f"{', '.join(both)} given as target and feature; used once, as a target")
     if len(set(targets)) < len(targets):
         raise DataError(f"{name}: a target is named twice ({', '.join(targets)}); list each target once")
-    features = [f for f in dict.fromkeys(features or []) if f not in targets]  # each once, in order
+    future = [f for f in dict.fromkeys(future or [])]
+    if any(f in targets for f in future):
+        raise DataError(f"{name}: {next(f for f in future if f in targets)!r} is a target and a future "
+                        "feature; a target's future is never known in advance: drop it from --future-features")
+    twice = [f for f in features or [] if f in future]
+    if twice:
+        notes.append(f"{', '.join(twice)} given as feature and future feature; used once, as a future feature")
+    past = [f for f in dict.fromkeys(features or []) if f not in targets and f not in future]
+    features = [*past, *future]  # each once, in order: the past features, then the future ones
     if not targets:
         raise DataError(f"{name}: no target column given; name one with --target")
     if kind not in ("price", "sensor"):
@@ -72,7 +85,7 @@ def validate_frame(raw: pd.DataFrame, targets: list[str], features: list[str] | 
     missing = [c for c in wanted if c not in raw.columns]
     if missing:
         raise DataError(f"{name} has no column {missing[0]!r}; its columns are "
-                        f"{', '.join(map(str, raw.columns))} (use --target / --features)")
+                        f"{', '.join(map(str, raw.columns))} (use --target / --features / --future-features)")
     if len(raw) == 0:
         raise DataError(f"{name} has no rows; give a non-empty series")
     index = _check_index(raw.index, name)
@@ -96,7 +109,7 @@ def validate_frame(raw: pd.DataFrame, targets: list[str], features: list[str] | 
         if data[c].min() == data[c].max():
             raise DataError(f"{name}: target {c!r} is constant; choose a target that varies")
     return ValidFrame(data=data, targets=list(targets), features=features, kind=kind, freq=freq,
-                      season=season, segment=segment, filled=filled, notes=notes)
+                      season=season, segment=segment, filled=filled, notes=notes, future=future)
 
 
 def _check_index(index: pd.Index, name: str) -> pd.DatetimeIndex:

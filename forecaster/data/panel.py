@@ -48,7 +48,8 @@ class Panel:
         C = len(p.target_names)
         return WindowDataModule(inputs, inputs.head(C), starts, p.lookback, p.horizon,  # targets: the first C
                                 relative=p.relative, batch_size=batch_size, seed=seed,
-                                anchor_offsets=p.anchor_offsets, relative_inputs=p.relative_inputs)
+                                anchor_offsets=p.anchor_offsets, relative_inputs=p.relative_inputs,
+                                future_columns=p.future_columns)
 
     def per_series(self, values: np.ndarray, split: str) -> list[np.ndarray]:
         """Split (N, ...) rows of all series' `split` windows into one array per series."""
@@ -144,7 +145,7 @@ def prepare_panel(frames: dict[str, ValidFrame], cfg: FitConfig, fitted: list[Fi
             prepared.append(prepare(frame, cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size,
                                     transform=cfg.transform, calendar=cfg.calendar,
                                     stride=cfg.stride, bounds=bounds, anchor=cfg.anchor,
-                                    fitted=fitted[i] if fitted else None))
+                                    fitted=fitted[i] if fitted else None, holidays=cfg.holidays))
         except DataError as err:
             if len(frames) == 1:
                 raise

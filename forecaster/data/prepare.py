@@ -27,18 +27,25 @@ Transforms (`transform`), which decide what the network sees and predicts:
   at its cutoff (so a trend or a level shift never leaves the training range); changes from
   the anchor out, as "delta".
 - "level": standardized levels in, standardized levels out.
+
+Known-future inputs (`--future-features`, `--holidays`): a column known for the whole horizon at
+each cutoff stays a standardized level under every transform (a schedule or a forecast has no
+meaningful return) and is read twice: over the lookback, as every input, and over the H rows
+after the cutoff, as the network's `future` input (see `forecaster.data.windows`). A holiday
+flag is made from the timestamps, like the calendar columns (`forecaster.data.holidays`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from forecaster.config import TRANSFORMS, check_sizes
-from forecaster.data.frame import ValidFrame, ticks
+from forecaster.data.frame import ValidFrame
+from forecaster.data.holidays import HOLIDAY
+from forecaster.data.made import made_columns
 from forecaster.data.rows import ScaledSeries, WindowStarts
 from forecaster.data.season import choose_anchor, detect_season
 from forecaster.errors import ConfigError, DataError
@@ -81,6 +88,8 @@ class Prepared:
     scaled: ScaledSeries  # (T, F) model-space inputs, the targets first, scaled when gathered
     input_names: list[str]
     target_names: list[str]
+    future_names: list[str]  # inputs known over the horizon: future features, then the holiday flag
+    static: dict[str, float]  # the last inputs, constant: the series' encoded static attributes
     transform: str
     column_transforms: list[str]  # per data column (targets, then features): see COLUMN_TRANSFORMS
     input_scaler: Scaler
@@ -111,6 +120,11 @@ class Prepared:
     def targets(self) -> np.ndarray:
         """(T, C) float32 model-space targets: a copy, as `inputs`."""
         return self.scaled.head(len(self.target_names)).to_array()
+
+    @property
+    def future_columns(self) -> list[int]:
+        """Positions among the inputs of the columns read over the horizon (`future_names`)."""
+        return [self.input_names.index(n) for n in self.future_names]
 
     @property
     def relative(self) -> bool:
@@ -167,23 +181,25 @@ def blocked_rows(frame: ValidFrame, transform: str) -> np.ndarray:
 def column_transforms(frame: ValidFrame, transform: str, fit_rows: slice) -> list[str]:
     """Each data column's transform, decided once on the `fit_rows` (training rows): under
     log_return a column strictly positive there gets log returns, any other its differences;
-    under delta and level every column stays a level."""
+    under delta and level every column stays a level, and so does a known-future column always."""
     if transform != "log_return":
         return ["level"] * len(frame.columns)
-    return ["log_return" if (frame.data[c].to_numpy()[fit_rows] > 0).all() else "diff"
+    return ["level" if c in frame.future else
+            "log_return" if (frame.data[c].to_numpy()[fit_rows] > 0).all() else "diff"
             for c in frame.columns]
 
 
 def model_inputs(frame: ValidFrame, transform: str, calendar: bool, scaler: Scaler | None = None,
-                 fit_rows: slice = slice(None), transforms: list[str] | None = None
+                 fit_rows: slice = slice(None), transforms: list[str] | None = None,
+                 holidays: str | None = None, static: dict[str, float] | None = None
                  ) -> tuple[ScaledSeries, list[str], Scaler, np.ndarray, list[str]]:
     """The (T, F) network inputs, their names, the scaler, `blocked_rows` and each data
     column's transform.
 
     A level column stays the frame's own array, scaled when a batch gathers its rows (see
     `ScaledSeries`): a 10 M-row log needs no model-space copy. A column of returns or
-    differences, and a calendar column, is made once, in chunks of rows, as a scaled float32
-    column (never a (T, F) float64 temporary). Without a `scaler`, one is fitted on `fit_rows`
+    differences, and a calendar or holiday column, is made once, in chunks of rows, as a scaled
+    float32 column (never a (T, F) float64 temporary). Without a `scaler`, one is fitted on `fit_rows`
     minus the blocked rows; without `transforms`, they are decided on `fit_rows` (see
     `column_transforms`). A fitted model passes both, so nothing is re-derived from new data.
     """
@@ -195,7 +211,7 @@ def model_inputs(frame: ValidFrame, transform: str, calendar: bool, scaler: Scal
                               "use --transform delta")
     transforms = transforms or column_transforms(frame, transform, fit_rows)
     blocked = blocked_rows(frame, transform)
-    cal = calendar_columns(data.index, frame.freq) if calendar else {}
+    cal = made_columns(data.index, frame.freq, calendar, holidays, static)
     F = len(columns) + len(cal)
     mean, std = np.zeros(len(columns)), np.ones(len(columns))
     cols, col_mean, col_std = [], np.zeros(F), np.ones(F)  # the ScaledSeries' columns and scaling
@@ -262,34 +278,33 @@ def to_levels(pred: np.ndarray, anchor: np.ndarray, transform: str, target_scale
     return target_scaler.inverse(pred)
 
 
-def relative_to_cutoff(x, k: int):
-    """Windows (B, L, F), a numpy array or a torch tensor, with their first k columns minus each
-    window's value at its cutoff (its last row): the "window" transform's scale-free inputs,
-    whatever level the series has drifted to. In place on a freshly gathered batch."""
-    x[..., :k] = x[..., :k] - x[:, -1:, :k]  # (B, L, k) - (B, 1, k)
-    return x
-
-
 def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.15,
             test_size: float = 0.15, transform: str = "auto", calendar: bool = True,
             stride: int = 1, bounds: dict[str, tuple[int, int]] | None = None,
-            anchor: str = "auto", fitted: Fitted | None = None) -> Prepared:
+            anchor: str = "auto", fitted: Fitted | None = None, holidays: str | None = None) -> Prepared:
     """Split chronologically, transform, fit scalers on train, and find every valid window.
 
     `bounds` (split -> [first, end) rows) replaces the fractional split, e.g. for backtest folds.
     `fitted` keeps a trained model's transforms, scaler, season and anchor instead of deciding
-    them from these rows.
+    them from these rows. `holidays` (a country code) adds the holiday flag, a known-future input.
     """
     check_sizes(lookback, horizon, val_size, test_size, stride)
     transform = resolve_transform(transform, frame.kind)
     T, C = len(frame.data), len(frame.targets)
+    if holidays and frame.kind == "price":
+        raise ConfigError("--holidays is for sensor logs: the rows of a price series are trading sessions, "
+                          "which the exchange calendar (--exchange) already knows; drop --holidays")
+    if holidays and HOLIDAY in frame.columns:
+        raise ConfigError(f"the data already have a column {HOLIDAY!r}; give it as --future-features {HOLIDAY}, "
+                          "or drop --holidays")
     if bounds is None:
         train_end = int(round(T * (1 - val_size - test_size)))
         val_end = int(round(T * (1 - test_size)))
         bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, T)}
     inputs, names, scaler, blocked, transforms = model_inputs(
         frame, transform, calendar, fitted.input_scaler if fitted else None,
-        fit_rows=slice(*bounds["train"]), transforms=fitted.column_transforms if fitted else None)
+        fit_rows=slice(*bounds["train"]), transforms=fitted.column_transforms if fitted else None,
+        holidays=holidays, static=frame.static)
 
     runs = stretches(frame.segment, skip_first=transform == "log_return")  # no window holds a blocked row
     starts = {split: window_starts(runs, lookback, horizon, *bounds[split], stride) for split in SPLITS}
@@ -309,6 +324,8 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
         offsets, anchor_note = choose_anchor(levels, val_cutoffs, horizon, season, lookback, anchor)
     return Prepared(index=frame.data.index, levels=levels, scaled=inputs,  # inputs start with the targets
                     input_names=names, target_names=list(frame.targets), transform=transform,
+                    future_names=[*frame.future, *([HOLIDAY] if holidays else [])],
+                    static=dict(frame.static),
                     column_transforms=transforms,
                     input_scaler=scaler, target_scaler=Scaler(scaler.mean[:C], scaler.std[:C]),
                     lookback=lookback, horizon=horizon, bounds=bounds, starts=starts,
@@ -341,22 +358,6 @@ def window_starts(runs: tuple[np.ndarray, np.ndarray], lookback: int, horizon: i
     count = np.where(b >= a, (b - a) // stride + 1, 0)
     keep = count > 0
     return WindowStarts(a[keep], count[keep], stride)
-
-
-def calendar_columns(index: pd.DatetimeIndex, freq: pd.Timedelta | None) -> dict[str, Callable[[], np.ndarray]]:
-    """Cyclical time features known in advance, by name: each makes its (T,) float32 column in
-    [-1, 1] when called, so only one column exists at a time."""
-    cols: dict[str, Callable[[], np.ndarray]] = {}
-
-    def cyc(name: str, value: Callable[[], np.ndarray], period: float) -> None:
-        cols[f"{name}_sin"] = lambda: np.sin(2 * np.pi / period * value(), dtype=np.float32)
-        cols[f"{name}_cos"] = lambda: np.cos(2 * np.pi / period * value(), dtype=np.float32)
-    step = freq if freq is not None else ticks(index, np.median(np.diff(index.asi8))) if len(index) > 1 else None
-    if step is not None and step < pd.Timedelta(days=1):  # intraday: sensors or price bars
-        cyc("hour", lambda: index.hour.to_numpy() + index.minute.to_numpy() / 60, 24)
-    cyc("weekday", lambda: index.day_of_week.to_numpy(), 7)
-    cyc("yearday", lambda: index.day_of_year.to_numpy() - 1, 365.25)
-    return cols
 
 
 def _returns(values: np.ndarray, how: str, name: str, index: pd.DatetimeIndex) -> np.ndarray:

@@ -5,6 +5,9 @@ each column's scaling z = (x - mean) / std, applied to the rows a batch gathers.
 arithmetic is the scaled copy's (float64, float32 result), so a batch holds the same numbers,
 bit for bit, as one gathered from a scaled float32 (T, F) copy, which is never made.
 
+`relative_to_cutoff` and `future_relative_to_cutoff`: the window transform's scale-free inputs,
+on a gathered batch (numpy or torch).
+
 `WindowStarts`: the start rows of one split's windows as runs (first row, count) on the
 stride's grid: a split is a few contiguous runs between gaps and series boundaries, so a
 10 M-row log needs a few numbers instead of a (N,) int64 array.
@@ -41,6 +44,11 @@ class ScaledSeries:
     def head(self, k: int) -> ScaledSeries:
         """The first k columns (the targets), sharing the memory."""
         return ScaledSeries(self.columns[:k], self.mean[:, :k], self.std[:, :k], self.offsets)
+
+    def select(self, columns: list[int]) -> ScaledSeries:
+        """Columns `columns` (e.g. the known-future inputs), sharing the memory."""
+        return ScaledSeries([self.columns[c] for c in columns], self.mean[:, columns], self.std[:, columns],
+                            self.offsets)
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         """(B, L) rows, each window's rows within one series -> (B, L, F) float32."""
@@ -165,3 +173,22 @@ class WindowStarts:
         stride = parts[0].stride if parts else 1
         return WindowStarts(np.concatenate([p.first for p in parts]) if parts else [],
                             np.concatenate([p.count for p in parts]) if parts else [], stride)
+
+
+def relative_to_cutoff(x, k: int):
+    """Windows (B, L, F), a numpy array or a torch tensor, with their first k columns minus each
+    window's value at its cutoff (its last row): the "window" transform's scale-free inputs,
+    whatever level the series has drifted to. In place on a freshly gathered batch."""
+    x[..., :k] = x[..., :k] - x[:, -1:, :k]  # (B, L, k) - (B, 1, k)
+    return x
+
+
+def future_relative_to_cutoff(future, x, columns: list[int], k: int):
+    """Known-future values (B, H, K) of the input columns `columns`, those among the first k
+    minus each window's value at its cutoff (x (B, L, F), taken before `relative_to_cutoff`):
+    the window transform's scale-free inputs over the horizon, as over the lookback. numpy or
+    torch, in place on a freshly gathered batch."""
+    for j, c in enumerate(columns):
+        if c < k:
+            future[..., j] -= x[:, -1:, c]  # (B, H) - (B, 1)
+    return future

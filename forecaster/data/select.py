@@ -17,6 +17,7 @@ import pandas as pd
 
 from forecaster.config import FitConfig, is_panel, names_in
 from forecaster.data.frame import ValidFrame, validate_frame
+from forecaster.data.static import encode_static, is_table, static_table
 from forecaster.data.sources import fetch_prices, load_dataset, load_file
 from forecaster.data.sources.embedded import DEFAULT_DATASET, get_dataset
 from forecaster.errors import ConfigError, DataError
@@ -53,6 +54,21 @@ def load_series(cfg: FitConfig) -> dict[str, ValidFrame]:
         return {data_label(cfg): load_data(cfg)}
     if cfg.series_col:
         return _long_format(cfg)
+    return with_static(cfg, _several(cfg))
+
+
+def with_static(cfg: FitConfig, frames: dict[str, ValidFrame], raw: pd.DataFrame | None = None,
+                runs: list[tuple] | None = None) -> dict[str, ValidFrame]:
+    """The frames with their encoded static attributes (`--static-features`, see
+    `forecaster.data.static`)."""
+    if not cfg.static_features:
+        return frames
+    encoded = encode_static(static_table(cfg.static_features, list(frames), raw, runs))
+    return {name: replace(f, static=encoded[name]) for name, f in frames.items()}
+
+
+def _several(cfg: FitConfig) -> dict[str, ValidFrame]:
+    """The series of a folder, or of a list of tickers or datasets."""
     if cfg.csv:
         folder = Path(cfg.csv)
         files = sorted(f for f in folder.iterdir() if f.is_file() and f.name.endswith(FILE_SUFFIXES))
@@ -71,7 +87,8 @@ def load_data(cfg: FitConfig) -> ValidFrame:
     inferred = None
     if kind is None:  # a file without --kind
         kind, inferred = infer_kind(raw, targets)
-    frame = validate_frame(raw, targets, features, kind=kind, max_gap=cfg.max_gap, name=data_label(cfg))
+    frame = validate_frame(raw, targets, features, kind=kind, max_gap=cfg.max_gap, name=data_label(cfg),
+                           future=cfg.future_features)
     if inferred:
         frame.notes.insert(0, inferred)
     return frame
@@ -112,7 +129,7 @@ def raw_data(cfg: FitConfig, extra: tuple[str, ...] = ()
         if not cfg.target:
             raise ConfigError(f"--csv needs --target: the column to forecast in {cfg.csv}")
         features = [f for f in cfg.features or [] if f.lower() != "none"]
-        columns = list(dict.fromkeys([*extra, *cfg.target, *features]))  # a column named twice is read once
+        columns = list(dict.fromkeys([*extra, *cfg.target, *features, *(cfg.future_features or [])]))  # each once
         raw = load_file(cfg.csv, time_col=cfg.time_col, columns=columns, tz=cfg.tz,
                         sep=cfg.sep, decimal=cfg.decimal, ambiguous=cfg.ambiguous,
                         nonexistent=cfg.nonexistent)
@@ -131,7 +148,8 @@ def _stem(path: Path) -> str:
 
 
 def _long_format(cfg: FitConfig) -> dict[str, ValidFrame]:
-    raw, targets, features, kind = raw_data(cfg, extra=(cfg.series_col,))
+    static = () if is_table(cfg.static_features) else tuple(cfg.static_features or ())
+    raw, targets, features, kind = raw_data(cfg, extra=(cfg.series_col, *static))
     if raw[cfg.series_col].isna().any():
         raise DataError(f"{cfg.csv}: column {cfg.series_col!r} has empty series names; fill them in")
     raw, runs = by_series(raw, cfg.series_col)
@@ -140,11 +158,11 @@ def _long_format(cfg: FitConfig) -> dict[str, ValidFrame]:
     if kind is None:  # decided once for the file, on its first series
         kind, inferred = infer_kind(groups[0][1], targets)
     frames = {str(name): validate_frame(group, targets, features, kind=kind, max_gap=cfg.max_gap,
-                                        name=f"{Path(cfg.csv).stem}[{name}]")
+                                        name=f"{Path(cfg.csv).stem}[{name}]", future=cfg.future_features)
               for name, group in groups}
     if inferred:
         next(iter(frames.values())).notes.insert(0, inferred)
-    return frames
+    return with_static(cfg, frames, raw, [(str(name), a, b) for name, a, b in runs])
 
 
 def by_series(raw: pd.DataFrame, column: str) -> tuple[pd.DataFrame, list[tuple]]:

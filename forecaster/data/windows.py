@@ -7,21 +7,33 @@ gathered from the series with one indexing operation per column. The series is a
 array or tensor, or a `ScaledSeries`: the frame's own columns, scaled as each batch is
 gathered, so a long log has no model-space copy. `window_view` exposes all windows as a
 zero-copy `Tensor.unfold` view for inspection.
+
+A batch is a `Batch`: inputs x (B, L, F), targets y (B, H, C) and, where some inputs are known
+in advance (`future_columns`), their values over the horizon, future (B, H, K): rows
+[s+L, s+L+H) of those columns only. Nothing else after the cutoff s+L-1 is read into x or future.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from forecaster.data.prepare import relative_to_cutoff
-from forecaster.data.rows import ScaledSeries, WindowStarts
+from forecaster.data.rows import ScaledSeries, WindowStarts, future_relative_to_cutoff, relative_to_cutoff
 
 Rows = torch.Tensor | ScaledSeries  # a (T, K) series the windows are gathered from
+
+
+class Batch(NamedTuple):
+    """Windows as the network and the loss read them."""
+
+    x: torch.Tensor  # (B, L, F) inputs up to the cutoff
+    y: torch.Tensor  # (B, H, C) targets after it
+    future: torch.Tensor | None = None  # (B, H, K) known-future inputs after it, or None
 
 
 def window_view(series: torch.Tensor, length: int) -> torch.Tensor:
@@ -37,12 +49,14 @@ class WindowDataset(Dataset):
     targets are each step's change from its anchor: the target at the cutoff (row s+L-1) plus
     `anchor_offsets[h]` rows (0: the last value; -season + h: one season before the target).
     With `relative_inputs=k`, the first k input columns are taken relative to their value at
-    the cutoff (see `relative_to_cutoff`).
+    the cutoff (see `relative_to_cutoff`). With `future_columns`, those input columns are also
+    read over the horizon, rows [s+L, s+L+H), as `Batch.future` (B, H, K).
     """
 
     def __init__(self, inputs: Rows, targets: Rows, starts: torch.Tensor | WindowStarts,
                  lookback: int, horizon: int, relative: bool = False,
-                 anchor_offsets: torch.Tensor | None = None, relative_inputs: int = 0) -> None:
+                 anchor_offsets: torch.Tensor | None = None, relative_inputs: int = 0,
+                 future_columns: Sequence[int] = ()) -> None:
         self.inputs = inputs  # (T, F)
         self.targets = targets  # (T, C)
         self.starts = starts  # (N,) start rows: a tensor, or runs
@@ -54,25 +68,40 @@ class WindowDataset(Dataset):
         self._y_offsets = torch.arange(lookback, lookback + horizon)  # (H,)
         anchor = anchor_offsets if anchor_offsets is not None else torch.zeros(horizon, dtype=torch.int64)
         self._anchor_offsets = lookback - 1 + anchor  # (H,) rows from the window start
+        self.future_columns = list(future_columns)
+        self.future_series = select_columns(inputs, self.future_columns) if self.future_columns else None  # (T, K)
 
     def __len__(self) -> int:
         return len(self.starts)
 
-    def __getitem__(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, idx) -> Batch:
         s = self.start_rows(idx)[:, None]  # (B,) -> (B, 1)
         x = gather(self.inputs, s + self._x_offsets)  # (B, L) rows -> (B, L, F)
         y = gather(self.targets, s + self._y_offsets)  # (B, H) rows -> (B, H, C)
         if self.relative:
             y = y - gather(self.targets, s + self._anchor_offsets)  # (B, H) rows -> (B, H, C)
+        future = None
+        if self.future_series is not None:
+            future = gather(self.future_series, s + self._y_offsets)  # (B, H) rows -> (B, H, K)
+            if self.relative_inputs:  # before x itself is made relative
+                future = future_relative_to_cutoff(future, x, self.future_columns, self.relative_inputs)
         if self.relative_inputs:
             x = relative_to_cutoff(x, self.relative_inputs)
-        return x, y
+        return Batch(x, y, future)
 
     def start_rows(self, idx) -> torch.Tensor:
         """(B,) window numbers -> (B,) int64 start rows."""
         if isinstance(self.starts, WindowStarts):
             return torch.from_numpy(self.starts[np.asarray(idx)])
         return self.starts[torch.as_tensor(idx)]
+
+
+def select_columns(series: Rows, columns: list[int]) -> Rows:
+    """Columns of a (T, F) series -> (T, K): a ScaledSeries shares the memory; a tensor (tests,
+    benchmarks) is copied."""
+    if isinstance(series, ScaledSeries):
+        return series.select(columns)
+    return series[:, columns]
 
 
 def gather(series: Rows, rows: torch.Tensor) -> torch.Tensor:
@@ -134,7 +163,8 @@ class WindowDataModule(L.LightningDataModule):
     def __init__(self, inputs: np.ndarray | ScaledSeries, targets: np.ndarray | ScaledSeries,
                  starts: dict[str, np.ndarray | WindowStarts], lookback: int, horizon: int,
                  relative: bool = False, batch_size: int = 64, seed: int = 0,
-                 anchor_offsets: np.ndarray | None = None, relative_inputs: int = 0) -> None:
+                 anchor_offsets: np.ndarray | None = None, relative_inputs: int = 0,
+                 future_columns: Sequence[int] = ()) -> None:
         super().__init__()
         # Shared with the arrays given, strided or not: no copy of a long series.
         self.inputs = as_rows(inputs)  # (T, F)
@@ -146,6 +176,7 @@ class WindowDataModule(L.LightningDataModule):
         self.relative = relative
         self.anchor_offsets = None if anchor_offsets is None else torch.as_tensor(anchor_offsets, dtype=torch.int64)
         self.relative_inputs = relative_inputs
+        self.future_columns = list(future_columns)  # inputs also read over the horizon
         self.batch_size = batch_size
         self.seed = seed
 
@@ -154,12 +185,17 @@ class WindowDataModule(L.LightningDataModule):
         return self.inputs.shape[1]
 
     @property
+    def n_future(self) -> int:
+        return len(self.future_columns)
+
+    @property
     def n_targets(self) -> int:
         return self.targets.shape[1]
 
     def dataset(self, split: str) -> WindowDataset:
         return WindowDataset(self.inputs, self.targets, self.starts[split], self.lookback,
-                             self.horizon, self.relative, self.anchor_offsets, self.relative_inputs)
+                             self.horizon, self.relative, self.anchor_offsets, self.relative_inputs,
+                             self.future_columns)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         ds = self.dataset(split)

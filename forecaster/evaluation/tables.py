@@ -43,15 +43,21 @@ def verdict(model: str, ratio: float, over: str = "", test: DieboldMariano | Non
 def update_verdict(metrics: dict) -> str:
     """The one sentence comparing an updated model with its parent on the test split (rows the
     parent never saw), from an `evaluate` block that judged the parent beside the baselines."""
-    model, parent = metrics["model"], metrics["baselines"]["parent"]
-    test = DieboldMariano.from_dict(metrics["significance"]["parent"])
-    ratio = model["MAE"] / parent["MAE"]
+    return versus_verdict(metrics, "parent", f"updated {metrics['model']['name']} against its parent on the "
+                          f"{metrics['split']['windows']} test windows the parent never saw")
+
+
+def versus_verdict(metrics: dict, reference: str, subject: str) -> str:
+    """The one sentence comparing the model with a `reference` forecast that `evaluate` judged
+    beside the baselines (an updated model's parent, the model without its future inputs):
+    `subject`, then the MAE difference and whether it is significant."""
+    model, other = metrics["model"], metrics["baselines"][reference]
+    test = DieboldMariano.from_dict(metrics["significance"][reference])
+    ratio = model["MAE"] / other["MAE"]
     p = f"Diebold-Mariano p = {test.p_value:.2g}" if test.p_value == test.p_value else "too few windows to test"
     outcome = {"better": "significantly better", "worse": "significantly worse"}.get(test.outcome,
                                                                                    "not a significant difference")
-    return (f"updated {model['name']} against its parent on the {metrics['split']['windows']} test "
-            f"windows the parent never saw: MAE {100 * abs(1 - ratio):.1f}% "
-            f"{'lower' if ratio < 1 else 'higher'}, {outcome} ({p})")
+    return f"{subject}: MAE {100 * abs(1 - ratio):.1f}% {'lower' if ratio < 1 else 'higher'}, {outcome} ({p})"
 
 
 def significance_line(significance: dict[str, dict]) -> str:

@@ -79,6 +79,9 @@ def export_run(run: str | Path, out: str | Path | None = None, format: str = "on
     onnxruntime()  # a missing package is named before any work
     loaded = load_run(run)
     card = loaded.card
+    if card.future:
+        raise ConfigError(f"{loaded.run_dir} reads known-future inputs ({', '.join(card.future)}), which the "
+                          "ONNX export does not carry yet; forecast with `forecaster predict --run RUN --future FILE` instead")
     model = Path(out) if out else loaded.run_dir / "export"
     model = model if model.suffix == ".onnx" else model / "model.onnx"
     data, outputs, diff = export_network(loaded.network, card.lookback, len(card.inputs), card.network)

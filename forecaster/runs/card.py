@@ -86,6 +86,7 @@ class SeriesCard:
     input_scaler: Scaler  # per data column
     conformal: Conformal | None = None  # None until the run is evaluated
     data: DataRecord | None = None  # None in cards written before forecaster kept it
+    static: dict[str, float] = field(default_factory=dict)  # encoded static attributes (forecaster.data.static)
 
     def target_scaler(self, n_targets: int) -> Scaler:
         return Scaler(self.input_scaler.mean[:n_targets], self.input_scaler.std[:n_targets])
@@ -95,7 +96,7 @@ class SeriesCard:
                 "input_scaler": {"mean": self.input_scaler.mean.tolist(),
                                  "std": self.input_scaler.std.tolist()},
                 "conformal": self.conformal.to_dict() if self.conformal else None,
-                "data": self.data.to_dict() if self.data else None}
+                "data": self.data.to_dict() if self.data else None, "static": self.static}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SeriesCard:
@@ -106,7 +107,8 @@ class SeriesCard:
                         np.asarray(d["input_scaler"]["std"], dtype=np.float64))
         conformal = Conformal.from_dict(d["conformal"]) if d.get("conformal") else None
         data = DataRecord.from_dict(d["data"]) if d.get("data") else None
-        return cls(str(d["name"]), list(d["column_transforms"]), scaler, conformal, data)
+        static = {str(k): float(v) for k, v in d.get("static", {}).items()}  # new: none before
+        return cls(str(d["name"]), list(d["column_transforms"]), scaler, conformal, data, static)
 
 
 @dataclass(frozen=True)
@@ -126,13 +128,27 @@ class ModelCard:
     many: bool  # several series: forecasts carry a `series` column
     series: list[SeriesCard]
     anchor_offsets: list[int]  # (H,) rows from the cutoff to each step's anchor (forecaster.data.season)
+    future: list[str] = field(default_factory=list)  # inputs known over the horizon: future features, then the holiday flag
+    holidays: str | None = None  # the holiday flag's country code (--holidays)
+    static: list[str] = field(default_factory=list)  # the last inputs: encoded static attributes, per series
     parent: str | None = None  # the run folder this model was updated from (`forecaster update`)
     forecaster_version: str = field(default=__version__)
 
     @property
     def inputs(self) -> list[str]:
-        """Every network input column, in order: targets, features, calendar."""
-        return [*self.targets, *self.features, *self.calendar]
+        """Every network input column, in order: targets, features, calendar, static."""
+        return [*self.targets, *self.features, *self.calendar, *self.static]
+
+    @property
+    def past_features(self) -> list[str]:
+        """The data columns besides the targets known only up to each cutoff."""
+        return [f for f in self.features if f not in self.future]
+
+    @property
+    def future_features(self) -> list[str]:
+        """The known-future data columns, which `predict` reads from a future file (the holiday
+        flag it makes itself)."""
+        return [f for f in self.future if f in self.features]
 
     @property
     def relative_inputs(self) -> int:
@@ -153,6 +169,7 @@ class ModelCard:
             "kind": self.kind, "season": self.season,
             "freq": self.freq.isoformat() if self.freq is not None else None,
             "loss": self.loss, "many": self.many, "anchor_offsets": self.anchor_offsets,
+            "future": self.future, "holidays": self.holidays, "static": self.static,
             "parent": self.parent, "series": [s.to_dict() for s in self.series],
         }, indent=2)
 
@@ -169,6 +186,8 @@ class ModelCard:
                        freq=pd.Timedelta(d["freq"]) if d["freq"] else None, loss=d["loss"],
                        many=bool(d["many"]), series=[SeriesCard.from_dict(s) for s in d["series"]],
                        anchor_offsets=[int(o) for o in d["anchor_offsets"]],
+                       future=list(d.get("future", [])), holidays=d.get("holidays"),  # new: none before
+                       static=list(d.get("static", [])),
                        parent=d.get("parent"), forecaster_version=d["forecaster_version"])
         except (KeyError, TypeError, ValueError) as err:
             raise ConfigError(f"{source} is missing or corrupt ({type(err).__name__}: {err}); "

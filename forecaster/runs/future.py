@@ -6,6 +6,11 @@ bounds out.
 run the network between `model_windows` and `assemble`; everything else is here, once, so the
 two give the same table. numpy and pandas only.
 
+Known-future inputs (a model fitted with --future-features or --holidays): their values over
+the H future timestamps come from a future file (`read_future`: a time column, the future
+columns and, for several series, the series column), checked to hold every step, and from the
+holiday calendar; `model_future` scales them as the model was trained.
+
 Future timestamps: for prices, the exchange's next trading sessions from the maintained
 `exchange_calendars` package (holidays skipped); for sensor logs, the last timestamp plus
 multiples of the sampling step (exchange_calendars is imported for prices only).
@@ -15,14 +20,18 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from forecaster.config import FitConfig
 from forecaster.data.frame import ValidFrame, ticks
-from forecaster.data.prepare import anchor_levels, model_inputs, relative_to_cutoff, to_levels
+from forecaster.data.holidays import HOLIDAY, holiday_flags
+from forecaster.data.prepare import anchor_levels, model_inputs, to_levels
+from forecaster.data.rows import future_relative_to_cutoff, relative_to_cutoff
 from forecaster.data.select import load_series
+from forecaster.data.sources.files import load_file
 from forecaster.errors import ConfigError, DataError
 from forecaster.runs.card import ModelCard, SeriesCard
 
@@ -38,19 +47,107 @@ def new_data(cfg: FitConfig, card: ModelCard, csv: str | None = None, time_col: 
              offline: bool = False) -> dict[str, ValidFrame]:
     """Every series of the card, by its name: the run's data refreshed, or `csv` (for a
     many-series run: a folder or a long-format file holding every series)."""
-    features = card.features or ["none"]
+    columns = {"target": card.targets, "features": card.past_features or ["none"],
+               "future_features": card.future_features or None, "static_features": None}  # the card's static
     if csv:
         data_cfg = replace(cfg, csv=csv, ticker=None, dataset=None, time_col=time_col or cfg.time_col,
-                           target=card.targets, features=features, kind=card.kind)
+                           kind=card.kind, **columns)
     else:
-        data_cfg = replace(cfg, offline=offline or cfg.offline, target=card.targets, features=features)
+        data_cfg = replace(cfg, offline=offline or cfg.offline, **columns)
     return matched_series(card, load_series(data_cfg))
 
 
-def model_windows(card: ModelCard, frames: dict[str, ValidFrame]) -> np.ndarray:
-    """The network's (S, L, F) float32 input: the last window of every series, in the card's order."""
-    x = np.stack([last_window(card, s, frames[s.name]) for s in card.series])  # S x (L, F) -> (S, L, F)
+def last_windows(card: ModelCard, frames: dict[str, ValidFrame]) -> np.ndarray:
+    """(S, L, F) float32: the last window of every series in model space, in the card's order,
+    before the window transform (see `model_windows`)."""
+    return np.stack([last_window(card, s, frames[s.name]) for s in card.series])  # S x (L, F) -> (S, L, F)
+
+
+def model_windows(card: ModelCard, frames: dict[str, ValidFrame], last: np.ndarray | None = None) -> np.ndarray:
+    """The network's (S, L, F) float32 input: `last_windows` (computed, or given as `last` and
+    then changed in place) under the card's window transform."""
+    x = last if last is not None else last_windows(card, frames)
     return relative_to_cutoff(x, card.relative_inputs) if card.relative_inputs else x
+
+
+def model_future(card: ModelCard, frames: dict[str, ValidFrame], given: dict[str, pd.DataFrame],
+                 exchange: str, last: np.ndarray) -> np.ndarray | None:
+    """The network's (S, H, K) float32 known-future input over each series' next H timestamps:
+    the future features from `given` (see `read_future`) scaled by the series' saved scaler,
+    then the holiday flag, under the window transform relative to `last_windows`' cutoff rows
+    (read, not changed); None for a model without known-future inputs."""
+    if not card.future:
+        return None
+    out = np.empty((len(card.series), card.horizon, len(card.future)), dtype=np.float32)  # (S, H, K)
+    for i, s in enumerate(card.series):
+        stamps = future_stamps(card, frames[s.name], exchange)
+        for k, name in enumerate(card.future):
+            if name == HOLIDAY:
+                out[i, :, k] = holiday_flags(stamps, card.holidays)
+                continue
+            j = card.inputs.index(name)  # a data column: its scaler's position
+            out[i, :, k] = (given[s.name][name].to_numpy() - s.input_scaler.mean[j]) / s.input_scaler.std[j]
+    columns = [card.inputs.index(n) for n in card.future]
+    return future_relative_to_cutoff(out, last, columns, card.relative_inputs) if card.relative_inputs else out
+
+
+def read_future(path: str | Path, card: ModelCard, frames: dict[str, ValidFrame], exchange: str,
+                series_col: str | None = None, time_col: str | None = None, tz: str | None = None
+                ) -> dict[str, pd.DataFrame]:
+    """The future features of each series over its next H timestamps, in original units, from a
+    CSV or parquet file: a time column (`time_col`, default the first), the card's future
+    feature columns and, for several series, `series_col` (default `series`). Extra rows and
+    columns are ignored; a missing column, series, timestamp or value is refused in one line
+    naming the first one missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"future file not found: {path}; check the --future path")
+    needed = card.future_features
+    col = (series_col or "series") if card.many else None
+    raw = load_file(path, time_col=time_col, tz=tz)  # every column but the time
+    missing = [c for c in [*([col] if col else []), *needed] if c not in raw.columns]
+    if missing:
+        what = "the series column" if missing[0] == col else "a future feature of the model"
+        raise DataError(f"{path} has no column {missing[0]!r} ({what}); its columns are "
+                        f"{', '.join(map(str, raw.columns))}; give {', '.join(needed)}"
+                        f"{f' and {col}' if col else ''} beside the time column")
+    out = {}
+    for s in card.series:
+        frame = frames[s.name]
+        rows = raw[raw[col].astype(str) == s.name] if col else raw
+        if col and rows.empty:
+            raise DataError(f"{path} has no rows of series {s.name!r} in its column {col!r}; give the future "
+                            f"features of every series the model forecasts")
+        stamps = future_stamps(card, frame, exchange)
+        have = pd.DatetimeIndex(rows.index)
+        if (have.tz is None) != (stamps.tz is None):  # naive times are read in the data's zone, UTC
+            have = have.tz_localize("UTC") if have.tz is None else have.tz_convert(None)
+        if have.has_duplicates:
+            raise DataError(f"{path} has two rows for {have[have.duplicated()][0]}{_of(s.name, card)}; "
+                            "keep one row per timestamp")
+        at = have.as_unit("ns").get_indexer(stamps.as_unit("ns"))  # (H,) row of each step, -1: none
+        if (at < 0).any():
+            first = stamps[int(np.argmax(at < 0))]
+            raise DataError(f"{path} has no row for {first}{_of(s.name, card)}, step {int(np.argmax(at < 0)) + 1} "
+                            f"of the {card.horizon} after the last observation ({frame.data.index[-1]}); "
+                            f"give {', '.join(needed)} for every step from {stamps[0]} to {stamps[-1]}")
+        values = rows.iloc[at][needed].apply(pd.to_numeric, errors="coerce").set_axis(stamps)
+        bad = values.isna().to_numpy()
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise DataError(f"{path} has no numeric value of {needed[c]!r} at {stamps[r]}{_of(s.name, card)}; "
+                            "fill in every future value the forecast reads")
+        out[s.name] = values.astype("float64")
+    return out
+
+
+def _of(name: str, card: ModelCard) -> str:
+    return f" of series {name!r}" if card.many else ""
+
+
+def future_stamps(card: ModelCard, frame: ValidFrame, exchange: str) -> pd.DatetimeIndex:
+    """The H timestamps after a series' last observation (see `future_index`)."""
+    return future_index(frame.data.index[-1], card.horizon, card.kind, frame.freq, exchange, frame.data.index)
 
 
 def assemble(card: ModelCard, frames: dict[str, ValidFrame], mean: np.ndarray, exchange: str) -> Future:
@@ -70,8 +167,7 @@ def assemble(card: ModelCard, frames: dict[str, ValidFrame], mean: np.ndarray, e
                             f"the model far outside what it was trained on; check the data after "
                             f"{frame.data.index[-card.lookback]} for unit changes or extreme values")
         bounds = s.conformal.bounds(point)
-        stamps = future_index(frame.data.index[-1], card.horizon, card.kind, frame.freq, exchange,
-                              frame.data.index)
+        stamps = future_stamps(card, frame, exchange)
         per_target = {name: pd.DataFrame({"forecast": point[0, :, c],
                                           **{k: v[0, :, c] for k, v in bounds.items()}}, index=stamps)
                       for c, name in enumerate(card.targets)}
@@ -97,8 +193,10 @@ def matched_series(card: ModelCard, frames: dict[str, ValidFrame]) -> dict[str, 
 def last_window(card: ModelCard, s: SeriesCard, frame: ValidFrame) -> np.ndarray:
     """(L, F) model-space inputs of the last L rows, with the series' saved transforms and scaler."""
     L = card.lookback
-    inputs, names, _, blocked, _ = model_inputs(frame, card.transform, bool(card.calendar), s.input_scaler,
-                                                transforms=s.column_transforms)
+    calendar = any(c != HOLIDAY for c in card.calendar)  # the made columns: holiday flag, then calendar
+    inputs, names, _, blocked, _ = model_inputs(frame, card.transform, calendar, s.input_scaler,
+                                                transforms=s.column_transforms, holidays=card.holidays,
+                                                static=s.static)
     if names != card.inputs:
         raise DataError(f"the new data of {s.name!r} give inputs {names}, the model was trained on "
                         f"{card.inputs}; use data with the same columns and sampling")

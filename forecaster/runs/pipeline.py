@@ -94,7 +94,8 @@ def network_kwargs(cfg: FitConfig, p: Prepared) -> dict:
             "nonlinearity": cfg.nonlinearity, "bidirectional": cfg.bidirectional,
             "cell": cfg.cell, "attention": cfg.attention, "n_params": 2 if cfg.loss == "gaussian" else 1,
             "segment_length": segment_length(cfg, p),
-            "segment_decoding": cfg.segment_decoding, "norm": cfg.norm, "add_last": p.transform == "level"}
+            "segment_decoding": cfg.segment_decoding, "norm": cfg.norm, "add_last": p.transform == "level",
+            "n_future": len(p.future_names)}
 
 
 def segment_length(cfg: FitConfig, p: Prepared) -> int:
@@ -200,8 +201,10 @@ def model_card(cfg: FitConfig, panel: Panel, evaluations: list[SeriesEvaluation]
     return ModelCard(
         network=cfg.model, network_kwargs=network_kwargs(cfg, p), lookback=p.lookback,
         horizon=p.horizon, transform=p.transform, targets=list(p.target_names),
-        features=p.input_names[len(p.target_names):n_data], calendar=p.input_names[n_data:],
+        features=p.input_names[len(p.target_names):n_data],
+        calendar=p.input_names[n_data:len(p.input_names) - len(p.static)], static=list(p.static),
         kind=p.kind, season=p.season, freq=p.freq, loss=cfg.loss, many=many,
+        future=list(p.future_names), holidays=cfg.holidays,
         anchor_offsets=[int(o) for o in p.anchor_offsets], parent=parent,
-        series=[SeriesCard(name, q.column_transforms, q.input_scaler, c, DataRecord.of(q.index, q.levels))
-                for name, q, c in zip(panel.names, panel.prepared, conformal)])
+        series=[SeriesCard(name, q.column_transforms, q.input_scaler, c, DataRecord.of(q.index, q.levels),
+                           q.static) for name, q, c in zip(panel.names, panel.prepared, conformal)])

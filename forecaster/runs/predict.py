@@ -30,7 +30,8 @@ from forecaster.errors import ConfigError
 from forecaster.nets.build import build_network, distribution
 from forecaster.runs.card import ModelCard
 from forecaster.runs.folder import load_checkpoint
-from forecaster.runs.future import Future, assemble, model_windows, new_data
+from forecaster.runs.future import (Future, assemble, last_windows, model_future, model_windows, new_data,
+                                    read_future)
 
 PREFIX = "network."  # checkpoint keys: the trained ForecastModule's `network` attribute
 
@@ -75,14 +76,28 @@ def load_run(run: str | Path) -> LoadedRun:
 
 
 def forecast(run: str | Path, csv: str | None = None, time_col: str | None = None,
-             offline: bool = False) -> Forecast:
+             offline: bool = False, future: str | Path | None = None) -> Forecast:
     """Forecast the next H steps after the last row of the run's data (refreshed) or of `csv`
-    (for a many-series run: a folder or a long-format file holding every series)."""
+    (for a many-series run: a folder or a long-format file holding every series). A model
+    with future features reads their values over those H steps from the `future` file (see
+    `forecaster.runs.future.read_future`)."""
     loaded = load_run(run)
-    frames = new_data(loaded.config, loaded.card, csv, time_col, offline)
-    x = torch.from_numpy(model_windows(loaded.card, frames))  # (S, L, F)
+    card, cfg = loaded.card, loaded.config
+    needed = card.future_features
+    if needed and future is None:
+        raise ConfigError(f"{loaded.run_dir} reads {', '.join(needed)} over the {card.horizon} steps it "
+                          f"forecasts; give their values with --future FILE (a time column, then "
+                          f"{', '.join(needed)}{', and the series column' if card.many else ''})")
+    if future is not None and not needed:
+        raise ConfigError(f"{loaded.run_dir} was fitted without future features (--future-features); "
+                          "drop --future")
+    frames = new_data(cfg, card, csv, time_col, offline)
+    given = read_future(future, card, frames, cfg.exchange, cfg.series_col, tz=cfg.tz) if needed else {}
+    last = last_windows(card, frames)  # (S, L, F)
+    ahead = model_future(card, frames, given, cfg.exchange, last)  # (S, H, K) or None, read before...
+    x = torch.from_numpy(model_windows(card, frames, last))  # ... the window transform changes `last`
     with torch.inference_mode():
-        mean, _ = distribution(loaded.network, x)  # (S, L, F) -> (S, H, C)
+        mean, _ = distribution(loaded.network, x, future=None if ahead is None else torch.from_numpy(ahead))  # (S, L, F) -> (S, H, C)
     future = assemble(loaded.card, frames, mean.numpy(), loaded.config.exchange)
     return Forecast(future.table, future.history, future.cutoff, loaded)
 

@@ -81,7 +81,8 @@ def child_config(parent: LoadedRun, csv: str | None, time_col: str | None, offli
     out = out or str(parent.run_dir.with_name(f"{parent.run_dir.name}-update-{time.strftime('%Y%m%d-%H%M%S')}"))
     changes = {"transform": card.transform, "split_rows": None, "overwrite": overwrite, "out": out,
                "max_epochs": max_epochs or cfg.max_epochs, "learning_rate": learning_rate or cfg.learning_rate,
-               "target": card.targets, "features": card.features or ["none"], "offline": offline or cfg.offline}
+               "target": card.targets, "features": card.past_features or ["none"],
+               "future_features": card.future_features or None, "holidays": card.holidays, "offline": offline or cfg.offline}
     if csv:
         if is_panel(cfg) and not Path(csv).is_dir() and not cfg.series_col:
             raise ConfigError(f"{parent.run_dir} holds one model of {len(card.series)} series; give "

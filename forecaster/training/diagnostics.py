@@ -22,13 +22,14 @@ from torch import nn
 from forecaster.nets.build import distribution
 
 
-def gradient_flow(network: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+def gradient_flow(network: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                  future: torch.Tensor | None = None) -> np.ndarray:
     """(L,) mean over windows of ||d loss / d x_{cutoff-k+1}||, for k = 1..L (k=1: the last input)."""
     was_training = network.training
     network.eval()
     x = x.detach().clone().requires_grad_(True)
     with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):  # cuDNN RNN backward needs train mode
-        pred, _ = distribution(network, x)  # (B, L, F) -> (B, H, C): the mean of any head
+        pred, _ = distribution(network, x, future=future)  # (B, L, F) -> (B, H, C): the mean of any head
         per_window = ((pred - y) ** 2).mean(dim=(1, 2))  # (B,) each window's own squared error
         (grad,) = torch.autograd.grad(per_window.sum(), x)  # (B, L, F)
     network.train(was_training)
@@ -37,12 +38,13 @@ def gradient_flow(network: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.nd
 
 
 @torch.inference_mode()
-def attention_weights(network: nn.Module, x: torch.Tensor) -> np.ndarray | None:
+def attention_weights(network: nn.Module, x: torch.Tensor, future: torch.Tensor | None = None
+                      ) -> np.ndarray | None:
     """(B, H, L) attention of each decoder step over the encoder steps, or None."""
     if not hasattr(network, "forward_with_attention"):
         return None
     network.eval()
-    _, weights = network.forward_with_attention(x)
+    _, weights = network.forward_with_attention(x, future=future)
     return None if weights is None else weights.cpu().numpy()
 
 

@@ -25,8 +25,8 @@ def predict_windows(module: ForecastModule, data: WindowDataModule, split: str =
     # which lets glibc's heap fragment and grow by a batch every batch.
     means, stds = torch.empty(shape), None
     for i in range(0, len(ds), step):
-        x, _ = ds[torch.arange(i, min(i + step, len(ds)))]
-        mean, std = module.distribution(x.to(device))
+        x, _, future = ds[torch.arange(i, min(i + step, len(ds)))]
+        mean, std = module.distribution(x.to(device), future=None if future is None else future.to(device))
         means[i:i + len(x)] = mean.float().cpu()
         if std is not None:
             stds = torch.empty(shape) if stds is None else stds

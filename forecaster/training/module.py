@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from forecaster.data.windows import Batch
 from forecaster.nets.build import distribution
 
 
@@ -41,18 +42,19 @@ class ForecastModule(L.LightningModule):
     def teacher_forcing_ratio(self) -> float:
         return self.teacher_forcing * self.teacher_forcing_decay ** self.current_epoch
 
-    def distribution(self, x: torch.Tensor, target: torch.Tensor | None = None
-                     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Mean (B, H, C) and, with the Gaussian loss, standard deviation (B, H, C)."""
+    def distribution(self, x: torch.Tensor, target: torch.Tensor | None = None,
+                     future: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Mean (B, H, C) and, with the Gaussian loss, standard deviation (B, H, C), of windows x
+        (B, L, F) and their known-future inputs (B, H, K) where the network takes them."""
         tf = self.teacher_forcing_ratio if self.training and target is not None else 0.0
-        return distribution(self.network, x, target, tf)  # (B, L, F) -> (B, H, C) twice
+        return distribution(self.network, x, target, tf, future)  # (B, L, F) -> (B, H, C) twice
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.distribution(x)[0]  # (B, L, F) -> (B, H, C)
+    def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        return self.distribution(x, future=future)[0]  # (B, L, F) -> (B, H, C)
 
-    def _loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        x, y = batch
-        mean, std = self.distribution(x, target=y if self.training else None)
+    def _loss(self, batch: Batch) -> torch.Tensor:
+        x, y, future = batch
+        mean, std = self.distribution(x, target=y if self.training else None, future=future)
         if std is None:
             return F.mse_loss(mean, y)
         return F.gaussian_nll_loss(mean, y, std ** 2, full=True)
@@ -102,8 +104,8 @@ class ForecastModule(L.LightningModule):
     def test_step(self, batch, batch_idx: int) -> None:
         self.log("test_loss", self._loss(batch), on_epoch=True, batch_size=len(batch[0]))
 
-    def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self(batch[0])
+    def predict_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self(batch.x, batch.future)
 
     def configure_optimizers(self):
         """Adam; with `lr_decay` < 1 the rate is multiplied by it after each epoch from the third
