@@ -60,6 +60,48 @@ def test_every_network_matches_torch_through_onnx_on_any_batch_size(name, extra)
             assert np.abs(g - w.numpy()).max() <= 1e-5
 
 
+@pytest.mark.parametrize("name", NETWORKS)
+def test_every_network_with_known_future_inputs_matches_torch_through_onnx(name):
+    torch.manual_seed(0)
+    size = {"segment_length": 5} if name == "segrnn" else {}
+    net = build_network(name, F, H, C, hidden_size=8, num_layers=1, n_future=2, **size).eval()
+    data, outputs, measured = export_network(net, L, F, name)
+    assert measured <= 1e-5
+    session = session_for(data)
+    assert [i.name for i in session.get_inputs()] == ["x", "future"]
+    x, future = torch.randn(5, L, F), torch.randn(5, H, 2)
+    with torch.inference_mode():
+        want = distribution(net, x, future=future)[0]
+    got = session.run(None, {"x": x.numpy(), "future": future.numpy()})[0]
+    assert np.abs(got - want.numpy()).max() <= 1e-5
+    with torch.inference_mode():  # the graph reads the future values: other values, other output
+        other = distribution(net, x, future=future + 1)[0]
+    assert np.abs(other.numpy() - got).max() > 1e-4
+
+
+def test_an_exported_run_with_future_features_reproduces_predict(tmp_path):
+    frame = sensor_frame(600, freq="h")
+    frame["plan"] = np.random.default_rng(3).normal(size=len(frame)).cumsum()
+    frame.reset_index().to_csv(tmp_path / "log.csv", index=False)
+    run = tmp_path / "run"
+    fit(FitConfig(csv=str(tmp_path / "log.csv"), target=["temp"], future_features=["plan"], holidays="US",
+                  transform="window", out=str(run), **FAST), progress=False)
+    export_run(run)
+    served = OnnxForecaster.load(run / "export")
+    stamps = pd.date_range(frame.index[-1] + pd.Timedelta(hours=1), periods=5, freq="h")
+    pd.DataFrame({"ts": stamps, "plan": np.linspace(0, 4, 5)}).to_csv(tmp_path / "future.csv", index=False)
+    assert_same_table(served.forecast(future=tmp_path / "future.csv").table,
+                      forecast(run, future=tmp_path / "future.csv").table)
+    sidecar = json.loads((run / "export" / "model.onnx.json").read_text())
+    assert sidecar["future_input"] == {"name": "future", "shape": ["batch", 5, 2], "dtype": "float32",
+                                       "columns": ["plan", "holiday"]}
+    with pytest.raises(ConfigError, match="--future FILE"):
+        served.forecast()
+    x = np.zeros((1, 20, len(served.card.inputs)), dtype=np.float32)
+    with pytest.raises(DataError, match=r"known-future inputs of shape none; the model reads \(1, 5, 2\)"):
+        served.predict_windows(x)
+
+
 class DataDependentLoop(nn.Module):
     """A loop whose trip count depends on the data: tracing freezes it at the traced windows."""
 

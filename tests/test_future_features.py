@@ -195,8 +195,6 @@ def test_predict_needs_the_future_file_exactly_when_the_model_reads_one(future_r
     fit(FitConfig(csv=str(csv), target=["temp"], out=str(plain), **FAST), progress=False)
     code, _, err = run_cli(capsys, ["predict", "--run", str(plain), "--future", str(path)])
     assert code == 2 and "drop --future" in err
-    code, _, err = run_cli(capsys, ["export", "--run", str(run)])
-    assert code == 2 and "--future FILE" in err and len(err.strip().splitlines()) == 1
 
 
 def test_a_holiday_only_model_makes_its_future_flags_itself(tmp_path):

@@ -185,10 +185,6 @@ class WindowDataModule(L.LightningDataModule):
         return self.inputs.shape[1]
 
     @property
-    def n_future(self) -> int:
-        return len(self.future_columns)
-
-    @property
     def n_targets(self) -> int:
         return self.targets.shape[1]
 

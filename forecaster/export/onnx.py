@@ -2,8 +2,9 @@
 serving without torch (`forecaster.export.runtime.OnnxForecaster`).
 
 The graph is the network and its output contract (`forecaster.nets.build.distribution`):
-scaled windows x (batch, L, F) -> mean (batch, H, C), and std (batch, H, C) for a Gaussian
-head. The batch axis is dynamic; L, F, H and C are the run's. Everything around the graph
+scaled windows x (batch, L, F), and for a network with known-future inputs their scaled values
+future (batch, H, K), -> mean (batch, H, C), and std (batch, H, C) for a Gaussian head. The
+batch axis is dynamic; L, F, H and C are the run's. Everything around the graph
 (transforms, scalers, calendar features, anchors, interval widths, where the data come from)
 is in the sidecar (`forecaster.export.sidecar`).
 
@@ -38,7 +39,7 @@ from torch import nn
 from forecaster._io import atomic_write, atomic_write_text
 from forecaster.errors import ConfigError
 from forecaster.export.runtime import onnxruntime, onnxruntime_errors, session_for
-from forecaster.export.sidecar import INPUT, OUTPUTS, Sidecar, sidecar_path
+from forecaster.export.sidecar import FUTURE, INPUT, OUTPUTS, Sidecar, sidecar_path
 from forecaster.nets.build import distribution
 from forecaster.runs.predict import load_run
 
@@ -58,8 +59,8 @@ class Distribution(nn.Module):
         super().__init__()
         self.network = network
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        mean, std = distribution(self.network, x)  # (B, L, F) -> (B, H, C) twice
+    def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        mean, std = distribution(self.network, x, future=future)  # (B, L, F), (B, H, K) -> (B, H, C) twice
         return (mean,) if std is None else (mean, std)
 
 
@@ -79,9 +80,6 @@ def export_run(run: str | Path, out: str | Path | None = None, format: str = "on
     onnxruntime()  # a missing package is named before any work
     loaded = load_run(run)
     card = loaded.card
-    if card.future:
-        raise ConfigError(f"{loaded.run_dir} reads known-future inputs ({', '.join(card.future)}), which the "
-                          "ONNX export does not carry yet; forecast with `forecaster predict --run RUN --future FILE` instead")
     model = Path(out) if out else loaded.run_dir / "export"
     model = model if model.suffix == ".onnx" else model / "model.onnx"
     data, outputs, diff = export_network(loaded.network, card.lookback, len(card.inputs), card.network)
@@ -94,19 +92,21 @@ def export_run(run: str | Path, out: str | Path | None = None, format: str = "on
 
 def export_network(network: nn.Module, lookback: int, n_features: int, name: str
                    ) -> tuple[bytes, list[str], float]:
-    """The ONNX graph of `network` (put in eval mode) over windows (batch, lookback, n_features),
-    its output names and its measured difference to torch. A network the exporter refuses, or
+    """The ONNX graph of `network` (put in eval mode) over windows (batch, lookback, n_features)
+    and, for a network built with known-future inputs, future (batch, H, K), its output names and
+    its measured difference to torch. A network the exporter refuses, or
     whose graph onnxruntime cannot run or runs differently, is a one-line ConfigError naming it."""
     graph = Distribution(network).eval()
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(TRACE_BATCH, lookback, n_features, generator=gen)  # (B, L, F)
+    args = random_inputs(network, TRACE_BATCH, lookback, n_features, gen)  # (B, L, F) and (B, H, K)
+    inputs = [INPUT, FUTURE][:len(args)]
     with torch.inference_mode():
-        outputs = list(OUTPUTS[:len(graph(x))])
+        outputs = list(OUTPUTS[:len(graph(*args))])
     buf = io.BytesIO()
     try:
         with quiet_exporter():
-            torch.onnx.export(graph, (x,), buf, input_names=[INPUT], output_names=outputs,
-                              dynamic_axes={n: {0: "batch"} for n in [INPUT, *outputs]},
+            torch.onnx.export(graph, args, buf, input_names=inputs, output_names=outputs,
+                              dynamic_axes={n: {0: "batch"} for n in [*inputs, *outputs]},
                               opset_version=OPSET, dynamo=False)
     except Exception as err:  # the exporter's own errors have no common base class
         first = (str(err).strip() or "no message").splitlines()[0]
@@ -128,16 +128,25 @@ def difference(graph: Distribution, session, lookback: int, n_features: int,
     CHECK_BATCHES sizes."""
     worst = []
     for b in CHECK_BATCHES:
-        x = torch.randn(b, lookback, n_features, generator=gen)  # (b, L, F)
+        args = random_inputs(graph.network, b, lookback, n_features, gen)  # (b, L, F) and (b, H, K)
         with torch.inference_mode():
-            want = [t.numpy() for t in graph(x)]  # 1 or 2 x (b, H, C)
+            want = [t.numpy() for t in graph(*args)]  # 1 or 2 x (b, H, C)
         try:
-            got = session.run(None, {INPUT: x.numpy()})
+            got = session.run(None, {name: a.numpy() for name, a in zip([INPUT, FUTURE], args)})
         except onnxruntime_errors() as err:
             raise ConfigError(f"the ONNX graph of the {name} network fails on a batch of {b} windows "
                               f"({str(err).splitlines()[0]}); {INSTEAD}") from None
         worst += [np.max(np.abs(g - w) / np.maximum(1.0, np.abs(w))) for g, w in zip(got, want)]
     return float(np.max(worst))
+
+
+def random_inputs(network: nn.Module, batch: int, lookback: int, n_features: int,
+                  gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """Random scaled windows (batch, L, F) and, for a network with K known-future inputs, their
+    future values (batch, H, K)."""
+    x = torch.randn(batch, lookback, n_features, generator=gen)  # (B, L, F)
+    k = getattr(network, "n_future", 0)
+    return (x,) if not k else (x, torch.randn(batch, network.horizon, k, generator=gen))  # (B, H, K)
 
 
 @contextmanager

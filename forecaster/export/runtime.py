@@ -5,6 +5,7 @@ onnxruntime only. Neither torch nor Lightning is imported, here or below.
     model = OnnxForecaster.load("runs/aapl/export/model.onnx")
     model.forecast().table                   # the table `forecaster predict --run runs/aapl` prints
     model.forecast(csv="newer.csv").table    # from newer data with the same columns
+    model.forecast(future="future.csv")     # a model with --future-features: their next H values
     mean, std = model.predict_windows(x)     # scaled windows (B, L, F) -> model space (B, H, C)
 
 Everything around the network (fresh data, the input windows, future timestamps, original
@@ -19,9 +20,9 @@ from types import ModuleType
 import numpy as np
 
 from forecaster.errors import ConfigError, DataError
-from forecaster.export.sidecar import AGAIN, INPUT, Sidecar, read_model
+from forecaster.export.sidecar import AGAIN, FUTURE, INPUT, Sidecar, read_model
 from forecaster.runs.card import ModelCard
-from forecaster.runs.future import Future, assemble, model_windows, new_data
+from forecaster.runs.future import Future, assemble, network_inputs, new_data
 
 
 def onnxruntime() -> ModuleType:
@@ -79,22 +80,37 @@ class OnnxForecaster:
     def card(self) -> ModelCard:
         return self.sidecar.card
 
-    def predict_windows(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def predict_windows(self, x: np.ndarray, future: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray | None]:
         """Model-space mean (B, H, C) and, for a Gaussian head, standard deviation (B, H, C)
-        (else None) of scaled windows x (B, L, F), as `ForecastModule.distribution` gives them."""
+        (else None) of scaled windows x (B, L, F) and, for a model with known-future inputs,
+        their scaled values over the horizon (B, H, K), as `ForecastModule.distribution` gives them."""
+        card = self.card
         x = np.asarray(x, dtype=np.float32)
-        L, F = self.card.lookback, len(self.card.inputs)
+        L, F, H, K = card.lookback, len(card.inputs), card.horizon, len(card.future)
         if x.ndim != 3 or x.shape[1:] != (L, F) or not len(x):
             raise DataError(f"windows of shape {x.shape}; the model reads (batch, {L}, {F}) float32 "
-                            f"windows of the scaled inputs {self.card.inputs}")
-        out = self.session.run(None, {INPUT: x})  # (B, L, F) -> 1 or 2 x (B, H, C)
+                            f"windows of the scaled inputs {card.inputs}")
+        feed = {INPUT: x}
+        if K:
+            future = None if future is None else np.asarray(future, dtype=np.float32)
+            if future is None or future.shape != (len(x), H, K):
+                got = "none" if future is None else future.shape
+                raise DataError(f"known-future inputs of shape {got}; the model reads ({len(x)}, {H}, {K}) "
+                                f"float32 values of {card.future} over the horizon")
+            feed[FUTURE] = future
+        elif future is not None:
+            raise DataError("the model was fitted without known-future inputs; call predict_windows(x)")
+        out = self.session.run(None, feed)  # (B, L, F), (B, H, K) -> 1 or 2 x (B, H, C)
         return out[0], out[1] if len(out) > 1 else None
 
     def forecast(self, csv: str | None = None, time_col: str | None = None,
-                 offline: bool = False) -> Future:
+                 offline: bool = False, future: str | Path | None = None) -> Future:
         """`forecaster.runs.predict.forecast` of the exported run: the next H steps after the
-        last row of the run's data (refreshed) or of `csv`."""
+        last row of the run's data (refreshed) or of `csv`, reading a model's future features
+        over them from the `future` file."""
         card, cfg = self.card, self.sidecar.config
-        frames = new_data(cfg, card, csv, time_col, offline)
-        mean, _ = self.predict_windows(model_windows(card, frames))  # (S, L, F) -> (S, H, C)
+        frames, x, ahead = network_inputs(card, cfg, lambda: new_data(cfg, card, csv, time_col, offline),
+                                          future, "the exported model")  # (S, L, F), (S, H, K) or None
+        mean, _ = self.predict_windows(x, ahead)  # -> (S, H, C)
         return assemble(card, frames, mean, cfg.exchange)

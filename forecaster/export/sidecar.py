@@ -27,6 +27,7 @@ from forecaster.runs.card import ModelCard
 
 SIDECAR_FORMAT = 1  # bump when the sidecar or the graph's inputs and outputs change incompatibly
 INPUT = "x"  # (batch, L, F) float32 scaled windows
+FUTURE = "future"  # (batch, H, K) float32 scaled known-future inputs, for a model with them
 OUTPUTS = ("mean", "std")  # (batch, H, C) float32 each; "std" only for the Gaussian head
 AGAIN = "export the run again with `forecaster export --run RUN`"
 
@@ -53,6 +54,8 @@ class Sidecar:
             "exporter": self.exporter, "sha256": self.sha256,
             "input": {"name": INPUT, "shape": ["batch", card.lookback, len(card.inputs)],
                       "dtype": "float32", "columns": card.inputs},
+            "future_input": {"name": FUTURE, "shape": ["batch", card.horizon, len(card.future)],
+                             "dtype": "float32", "columns": card.future} if card.future else None,
             "outputs": [{"name": name, "shape": ["batch", card.horizon, len(card.targets)],
                          "dtype": "float32"} for name in self.outputs],
             "max_difference_to_torch": self.max_difference,

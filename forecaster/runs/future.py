@@ -19,6 +19,7 @@ multiples of the sampling step (exchange_calendars is imported for prices only).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -55,6 +56,28 @@ def new_data(cfg: FitConfig, card: ModelCard, csv: str | None = None, time_col: 
     else:
         data_cfg = replace(cfg, offline=offline or cfg.offline, **columns)
     return matched_series(card, load_series(data_cfg))
+
+
+def network_inputs(card: ModelCard, cfg: FitConfig, load: Callable[[], dict[str, ValidFrame]],
+                   future: str | Path | None, source: str
+                   ) -> tuple[dict[str, ValidFrame], np.ndarray, np.ndarray | None]:
+    """The fresh data (`load()`) and what the network reads for a forecast after their last
+    rows: the (S, L, F) last windows, and the (S, H, K) known-future inputs from the `future`
+    file (see `read_future`) and the holiday calendar, or None for a model without them. A model
+    with future features and no file, or a file for a model without them, is refused in one line
+    naming `source`, before any data are loaded."""
+    needed = card.future_features
+    if needed and future is None:
+        raise ConfigError(f"{source} reads {', '.join(needed)} over the {card.horizon} steps it "
+                          f"forecasts; give their values with --future FILE (the time column first, then "
+                          f"{', '.join(needed)}{', and the series column' if card.many else ''})")
+    if future is not None and not needed:
+        raise ConfigError(f"{source} was fitted without future features (--future-features); drop --future")
+    frames = load()
+    given = read_future(future, card, frames, cfg.exchange, cfg.series_col, tz=cfg.tz) if needed else {}
+    last = last_windows(card, frames)  # (S, L, F)
+    ahead = model_future(card, frames, given, cfg.exchange, last)  # (S, H, K) or None, read before...
+    return frames, model_windows(card, frames, last), ahead  # ... the window transform changes `last`
 
 
 def last_windows(card: ModelCard, frames: dict[str, ValidFrame]) -> np.ndarray:

@@ -30,8 +30,7 @@ from forecaster.errors import ConfigError
 from forecaster.nets.build import build_network, distribution
 from forecaster.runs.card import ModelCard
 from forecaster.runs.folder import load_checkpoint
-from forecaster.runs.future import (Future, assemble, last_windows, model_future, model_windows, new_data,
-                                    read_future)
+from forecaster.runs.future import Future, assemble, network_inputs, new_data
 
 PREFIX = "network."  # checkpoint keys: the trained ForecastModule's `network` attribute
 
@@ -83,21 +82,11 @@ def forecast(run: str | Path, csv: str | None = None, time_col: str | None = Non
     `forecaster.runs.future.read_future`)."""
     loaded = load_run(run)
     card, cfg = loaded.card, loaded.config
-    needed = card.future_features
-    if needed and future is None:
-        raise ConfigError(f"{loaded.run_dir} reads {', '.join(needed)} over the {card.horizon} steps it "
-                          f"forecasts; give their values with --future FILE (a time column, then "
-                          f"{', '.join(needed)}{', and the series column' if card.many else ''})")
-    if future is not None and not needed:
-        raise ConfigError(f"{loaded.run_dir} was fitted without future features (--future-features); "
-                          "drop --future")
-    frames = new_data(cfg, card, csv, time_col, offline)
-    given = read_future(future, card, frames, cfg.exchange, cfg.series_col, tz=cfg.tz) if needed else {}
-    last = last_windows(card, frames)  # (S, L, F)
-    ahead = model_future(card, frames, given, cfg.exchange, last)  # (S, H, K) or None, read before...
-    x = torch.from_numpy(model_windows(card, frames, last))  # ... the window transform changes `last`
+    frames, x, ahead = network_inputs(card, cfg, lambda: new_data(cfg, card, csv, time_col, offline), future,
+                                      str(loaded.run_dir))  # (S, L, F), (S, H, K) or None
     with torch.inference_mode():
-        mean, _ = distribution(loaded.network, x, future=None if ahead is None else torch.from_numpy(ahead))  # (S, L, F) -> (S, H, C)
+        mean, _ = distribution(loaded.network, torch.from_numpy(x),
+                               future=None if ahead is None else torch.from_numpy(ahead))  # -> (S, H, C)
     future = assemble(loaded.card, frames, mean.numpy(), loaded.config.exchange)
     return Forecast(future.table, future.history, future.cutoff, loaded)
 
