@@ -16,7 +16,7 @@ Caveat: a realized temperature or dew point stands in for a weather forecast, wh
 so the gain measured with it is an upper bound on what a forecast of it would give. WorkDay and
 the holiday flag are truly known in advance.
 
-    python benchmarks/eval_future.py [--max-epochs N] [--cases jfk-dewp,elec-temp]
+    python benchmarks/eval_future.py [--max-epochs N] [--seed S] [--cases jfk-dewp,elec-temp]
 """
 
 from __future__ import annotations
@@ -77,8 +77,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--max-epochs", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0, help="the runs' --seed (the README table: 0)")
     args = ap.parse_args()
-    extra = ["--max-epochs", str(args.max_epochs)] if args.max_epochs else []
+    extra = ["--seed", str(args.seed), *(["--max-epochs", str(args.max_epochs)] if args.max_epochs else [])]
     with tempfile.TemporaryDirectory() as tmp:
         rows = [run(c, Path(tmp), extra) for c in args.cases.split(",")]
     table = pd.DataFrame(rows).set_index("case")

@@ -10,7 +10,7 @@ import pytest
 from conftest import run_cli, sensor_frame
 from forecaster.config import FitConfig, make_config
 from forecaster.data.frame import validate_frame
-from forecaster.data.holidays import holiday_flags
+from forecaster.data.holidays import Holidays, holiday_flags
 from forecaster.data.panel import prepare_panel
 from forecaster.data.prepare import prepare
 from forecaster.data.static import encode_static
@@ -41,7 +41,7 @@ def test_a_window_reads_the_future_columns_after_its_cutoff_and_nothing_else(tra
     feature) after t changes nothing in the window; the future block is the scaled feature over
     t+1..t+H."""
     frame = _log()
-    vf, p = _prepared(frame, transform=transform, holidays="US")
+    vf, p = _prepared(frame, transform=transform, holidays=Holidays("US"))
     assert p.future_names == ["plan", "holiday"] and p.input_names[:4] == ["temp", "humid", "plan", "holiday"]
     panel = prepare_panel({"log": vf}, FitConfig(lookback=24, horizon=6, transform=transform, holidays="US"))
     ds = panel.datamodule(32, 0).dataset("test")
@@ -61,7 +61,7 @@ def test_a_window_reads_the_future_columns_after_its_cutoff_and_nothing_else(tra
     changed.iloc[t + 1:, changed.columns.get_loc("temp")] += 50  # the target after t
     changed.iloc[t + 1:, changed.columns.get_loc("humid")] -= 50  # a past feature after t
     vf2 = validate_frame(changed, ["temp"], ["humid"], future=["plan"])
-    same_fit = prepare(vf2, lookback=24, horizon=6, transform=transform, holidays="US",
+    same_fit = prepare(vf2, lookback=24, horizon=6, transform=transform, holidays=Holidays("US"),
                        bounds=p.bounds)
     ds2 = prepare_panel({"log": vf2}, FitConfig(lookback=24, horizon=6, transform=transform,
                                                holidays="US")).datamodule(32, 0).dataset("test")
@@ -91,13 +91,23 @@ def test_holiday_flags_mark_the_dates_of_the_country_and_refuse_unknown_codes():
         holiday_flags(index, "XX")
 
 
+def test_holidays_are_dated_in_the_logs_own_time_zone():
+    """A log of naive New York times given with --tz is stored in UTC; its holiday is the New York
+    date: 4 July from 04:00 UTC to 03:00 UTC the next day."""
+    index = pd.date_range("2013-07-04 00:00", periods=30, freq="h", tz="UTC")
+    flags = Holidays("US", "America/New_York").flags(index)
+    assert index[flags == 1][0] == pd.Timestamp("2013-07-04 04:00", tz="UTC")
+    assert index[flags == 1][-1] == pd.Timestamp("2013-07-05 03:00", tz="UTC") and flags.sum() == 24
+    assert Holidays("US").flags(index)[:24].tolist() == [1.0] * 24  # no --tz: the stored (UTC) date
+
+
 def test_holidays_are_refused_for_prices_and_a_clashing_column():
     prices = pd.DataFrame({"Close": np.linspace(10, 20, 300)}, index=pd.bdate_range("2020-01-01", periods=300))
     with pytest.raises(ConfigError, match="trading sessions"):
-        prepare(validate_frame(prices, ["Close"], kind="price"), 20, 5, holidays="US")
+        prepare(validate_frame(prices, ["Close"], kind="price"), 20, 5, holidays=Holidays("US"))
     log = _log().rename(columns={"humid": "holiday"})
     with pytest.raises(ConfigError, match="already have a column 'holiday'"):
-        prepare(validate_frame(log, ["temp"], ["holiday"]), 24, 6, holidays="US")
+        prepare(validate_frame(log, ["temp"], ["holiday"]), 24, 6, holidays=Holidays("US"))
 
 
 @pytest.mark.parametrize("flags, match", [
@@ -146,7 +156,7 @@ def test_predict_matches_the_fit_forecast_at_the_same_cutoff(future_run, tmp_pat
                      future=_future_file(tmp_path / "g.csv", ahead.index, ahead["plan"] + 5))
     assert not np.allclose(other.table["forecast"], fc.table["forecast"])  # the network reads them
     card = json.loads((run / "model.json").read_text())
-    assert card["future"] == ["plan", "holiday"] and card["holidays"] == "US"
+    assert card["future"] == ["plan", "holiday"] and card["holidays"] == {"code": "US", "tz": None}
     assert card["network_kwargs"]["n_future"] == 2
 
 
@@ -160,7 +170,7 @@ def test_update_keeps_the_future_features_and_the_holiday_code(tmp_path):
                   out=str(tmp_path / "parent"), **FAST), progress=False)
     update(tmp_path / "parent", csv=str(tmp_path / "new.csv"), out=str(tmp_path / "child"), progress=False)
     card = json.loads((tmp_path / "child" / "model.json").read_text())
-    assert card["future"] == ["plan", "holiday"] and card["holidays"] == "US" and card["features"] == ["plan"]
+    assert card["future"] == ["plan", "holiday"] and card["holidays"]["code"] == "US" and card["features"] == ["plan"]
 
 
 def _stamps(run_csv, n=6):

@@ -13,16 +13,16 @@ import numpy as np
 import pandas as pd
 
 from forecaster.data.frame import ticks
-from forecaster.data.holidays import HOLIDAY, holiday_flags
+from forecaster.data.holidays import HOLIDAY, Holidays
 
 
 def made_columns(index: pd.DatetimeIndex, freq: pd.Timedelta | None, calendar: bool,
-                 holidays: str | None, static: dict[str, float] | None = None
+                 holidays: Holidays | None, static: dict[str, float] | None = None
                  ) -> dict[str, Callable[[], np.ndarray]]:
     """The inputs made besides the data columns, after them: the holiday flag (with a
-    `holidays` code), the calendar columns (with `calendar`), then the series' encoded static
+    `holidays` calendar), the calendar columns (with `calendar`), then the series' encoded static
     attributes, each constant over the rows (`forecaster.data.static`)."""
-    made = {HOLIDAY: lambda: holiday_flags(index, holidays)} if holidays else {}
+    made = {HOLIDAY: lambda: holidays.flags(index)} if holidays else {}
     made.update(calendar_columns(index, freq) if calendar else {})
     for name, value in (static or {}).items():
         made[name] = lambda v=value: np.full(len(index), v, dtype=np.float32)

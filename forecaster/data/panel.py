@@ -18,6 +18,7 @@ import pandas as pd
 
 from forecaster.config import FitConfig
 from forecaster.data.frame import ValidFrame
+from forecaster.data.holidays import Holidays
 from forecaster.data.prepare import SPLITS, Fitted, Prepared, prepare
 from forecaster.data.rows import ScaledSeries, WindowStarts
 from forecaster.data.windows import WindowDataModule
@@ -133,6 +134,11 @@ def pooled_stamps(indexes: list[pd.DatetimeIndex]) -> np.ndarray:
     return stamps
 
 
+def holidays_of(cfg: FitConfig) -> Holidays | None:
+    """The holiday calendar of `--holidays`, dated in the log's `--tz` where given."""
+    return Holidays(cfg.holidays.upper(), cfg.tz) if cfg.holidays else None
+
+
 def prepare_panel(frames: dict[str, ValidFrame], cfg: FitConfig, fitted: list[Fitted] | None = None,
                   test_after: pd.Timestamp | None = None) -> Panel:
     """Prepare each series with its own transforms and scalers and the shared split times;
@@ -145,7 +151,7 @@ def prepare_panel(frames: dict[str, ValidFrame], cfg: FitConfig, fitted: list[Fi
             prepared.append(prepare(frame, cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size,
                                     transform=cfg.transform, calendar=cfg.calendar,
                                     stride=cfg.stride, bounds=bounds, anchor=cfg.anchor,
-                                    fitted=fitted[i] if fitted else None, holidays=cfg.holidays))
+                                    fitted=fitted[i] if fitted else None, holidays=holidays_of(cfg)))
         except DataError as err:
             if len(frames) == 1:
                 raise

@@ -44,7 +44,7 @@ import pandas as pd
 
 from forecaster.config import TRANSFORMS, check_sizes
 from forecaster.data.frame import ValidFrame
-from forecaster.data.holidays import HOLIDAY
+from forecaster.data.holidays import HOLIDAY, Holidays
 from forecaster.data.made import made_columns
 from forecaster.data.rows import ScaledSeries, WindowStarts
 from forecaster.data.season import choose_anchor, detect_season
@@ -191,7 +191,7 @@ def column_transforms(frame: ValidFrame, transform: str, fit_rows: slice) -> lis
 
 def model_inputs(frame: ValidFrame, transform: str, calendar: bool, scaler: Scaler | None = None,
                  fit_rows: slice = slice(None), transforms: list[str] | None = None,
-                 holidays: str | None = None, static: dict[str, float] | None = None
+                 holidays: Holidays | None = None, static: dict[str, float] | None = None
                  ) -> tuple[ScaledSeries, list[str], Scaler, np.ndarray, list[str]]:
     """The (T, F) network inputs, their names, the scaler, `blocked_rows` and each data
     column's transform.
@@ -281,12 +281,12 @@ def to_levels(pred: np.ndarray, anchor: np.ndarray, transform: str, target_scale
 def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.15,
             test_size: float = 0.15, transform: str = "auto", calendar: bool = True,
             stride: int = 1, bounds: dict[str, tuple[int, int]] | None = None,
-            anchor: str = "auto", fitted: Fitted | None = None, holidays: str | None = None) -> Prepared:
+            anchor: str = "auto", fitted: Fitted | None = None, holidays: Holidays | None = None) -> Prepared:
     """Split chronologically, transform, fit scalers on train, and find every valid window.
 
     `bounds` (split -> [first, end) rows) replaces the fractional split, e.g. for backtest folds.
     `fitted` keeps a trained model's transforms, scaler, season and anchor instead of deciding
-    them from these rows. `holidays` (a country code) adds the holiday flag, a known-future input.
+    them from these rows. `holidays` adds the holiday flag, a known-future input.
     """
     check_sizes(lookback, horizon, val_size, test_size, stride)
     transform = resolve_transform(transform, frame.kind)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from forecaster import __version__
 from forecaster._io import versioned_json
+from forecaster.data.holidays import Holidays
 from forecaster.data.prepare import COLUMN_TRANSFORMS, Scaler
 from forecaster.errors import ConfigError
 from forecaster.evaluation.intervals import Conformal
@@ -129,7 +130,7 @@ class ModelCard:
     series: list[SeriesCard]
     anchor_offsets: list[int]  # (H,) rows from the cutoff to each step's anchor (forecaster.data.season)
     future: list[str] = field(default_factory=list)  # inputs known over the horizon: future features, then the holiday flag
-    holidays: str | None = None  # the holiday flag's country code (--holidays)
+    holidays: Holidays | None = None  # the holiday flag's calendar (--holidays, dated in --tz)
     static: list[str] = field(default_factory=list)  # the last inputs: encoded static attributes, per series
     parent: str | None = None  # the run folder this model was updated from (`forecaster update`)
     forecaster_version: str = field(default=__version__)
@@ -169,7 +170,8 @@ class ModelCard:
             "kind": self.kind, "season": self.season,
             "freq": self.freq.isoformat() if self.freq is not None else None,
             "loss": self.loss, "many": self.many, "anchor_offsets": self.anchor_offsets,
-            "future": self.future, "holidays": self.holidays, "static": self.static,
+            "future": self.future, "holidays": self.holidays.to_dict() if self.holidays else None,
+            "static": self.static,
             "parent": self.parent, "series": [s.to_dict() for s in self.series],
         }, indent=2)
 
@@ -186,7 +188,8 @@ class ModelCard:
                        freq=pd.Timedelta(d["freq"]) if d["freq"] else None, loss=d["loss"],
                        many=bool(d["many"]), series=[SeriesCard.from_dict(s) for s in d["series"]],
                        anchor_offsets=[int(o) for o in d["anchor_offsets"]],
-                       future=list(d.get("future", [])), holidays=d.get("holidays"),  # new: none before
+                       future=list(d.get("future", [])),  # new: none before
+                       holidays=Holidays.from_dict(d["holidays"]) if d.get("holidays") else None,
                        static=list(d.get("static", [])),
                        parent=d.get("parent"), forecaster_version=d["forecaster_version"])
         except (KeyError, TypeError, ValueError) as err:

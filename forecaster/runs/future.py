@@ -28,7 +28,7 @@ import pandas as pd
 
 from forecaster.config import FitConfig
 from forecaster.data.frame import ValidFrame, ticks
-from forecaster.data.holidays import HOLIDAY, holiday_flags
+from forecaster.data.holidays import HOLIDAY
 from forecaster.data.prepare import anchor_levels, model_inputs, to_levels
 from forecaster.data.rows import future_relative_to_cutoff, relative_to_cutoff
 from forecaster.data.select import load_series
@@ -106,7 +106,7 @@ def model_future(card: ModelCard, frames: dict[str, ValidFrame], given: dict[str
         stamps = future_stamps(card, frames[s.name], exchange)
         for k, name in enumerate(card.future):
             if name == HOLIDAY:
-                out[i, :, k] = holiday_flags(stamps, card.holidays)
+                out[i, :, k] = card.holidays.flags(stamps)
                 continue
             j = card.inputs.index(name)  # a data column: its scaler's position
             out[i, :, k] = (given[s.name][name].to_numpy() - s.input_scaler.mean[j]) / s.input_scaler.std[j]

@@ -18,7 +18,7 @@ import torch
 
 from forecaster.config import FitConfig
 from forecaster.data.frame import ValidFrame
-from forecaster.data.panel import Panel, prepare_panel
+from forecaster.data.panel import Panel, holidays_of, prepare_panel
 from forecaster.data.prepare import Prepared
 from forecaster.data.select import load_series
 from forecaster.data.windows import WindowDataModule
@@ -204,7 +204,7 @@ def model_card(cfg: FitConfig, panel: Panel, evaluations: list[SeriesEvaluation]
         features=p.input_names[len(p.target_names):n_data],
         calendar=p.input_names[n_data:len(p.input_names) - len(p.static)], static=list(p.static),
         kind=p.kind, season=p.season, freq=p.freq, loss=cfg.loss, many=many,
-        future=list(p.future_names), holidays=cfg.holidays,
+        future=list(p.future_names), holidays=holidays_of(cfg),
         anchor_offsets=[int(o) for o in p.anchor_offsets], parent=parent,
         series=[SeriesCard(name, q.column_transforms, q.input_scaler, c, DataRecord.of(q.index, q.levels),
                            q.static) for name, q, c in zip(panel.names, panel.prepared, conformal)])

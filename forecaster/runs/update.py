@@ -82,7 +82,8 @@ def child_config(parent: LoadedRun, csv: str | None, time_col: str | None, offli
     changes = {"transform": card.transform, "split_rows": None, "overwrite": overwrite, "out": out,
                "max_epochs": max_epochs or cfg.max_epochs, "learning_rate": learning_rate or cfg.learning_rate,
                "target": card.targets, "features": card.past_features or ["none"],
-               "future_features": card.future_features or None, "holidays": card.holidays, "offline": offline or cfg.offline}
+               "future_features": card.future_features or None,
+               "holidays": card.holidays.code if card.holidays else None, "offline": offline or cfg.offline}
     if csv:
         if is_panel(cfg) and not Path(csv).is_dir() and not cfg.series_col:
             raise ConfigError(f"{parent.run_dir} holds one model of {len(card.series)} series; give "
