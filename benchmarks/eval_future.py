@@ -16,7 +16,12 @@ Caveat: a realized temperature or dew point stands in for a weather forecast, wh
 so the gain measured with it is an upper bound on what a forecast of it would give. WorkDay and
 the holiday flag are truly known in advance.
 
-    python benchmarks/eval_future.py [--max-epochs N] [--seed S] [--cases jfk-dewp,elec-temp]
+Each case runs at several seeds (`--seeds`, default 0,1,2): a Diebold-Mariano test judges the two
+forecasts of one training on the same windows, but not the spread between trainings, which on
+a small gain can be as large as the gain. The summary gives each seed's ratio and how many seeds
+found the model with its future inputs significantly better.
+
+    python benchmarks/eval_future.py [--seeds 0,1,2] [--max-epochs N] [--cases jfk-dewp,elec-temp]
 """
 
 from __future__ import annotations
@@ -56,18 +61,18 @@ def victoria(item: str, folder: Path) -> Path:
     return path
 
 
-def run(case: str, folder: Path, extra: list[str]) -> dict:
+def run(case: str, folder: Path, extra: list[str], seed: int) -> dict:
     flags, data = CASES[case]
     source = ["--csv", str(victoria(data, folder))] if data else []
-    out = folder / case
+    out = folder / f"{case}-{seed}"
     cmd = [sys.executable, "-m", "forecaster", "compare", *source, *flags, "--models", "lstm",
-           "--ablate-future", "--out", str(out), "--overwrite", *extra]
+           "--ablate-future", "--seed", str(seed), "--out", str(out), "--overwrite", *extra]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"{case} failed: {done.stderr.strip().splitlines()[-1]}")
     m = json.loads((out / "metrics.json").read_text())
     a = m["ablation"]["lstm"]
-    return {"case": case, "future inputs": ", ".join(a["future"]), "MAE with": a["MAE"],
+    return {"case": case, "seed": seed, "future inputs": ", ".join(a["future"]), "MAE with": a["MAE"],
             "MAE without": a["MAE_without"], "with / without": a["mae_ratio"],
             "p": a["significance"]["p_value"], "outcome": a["significance"]["outcome"],
             "naive MAE": m["baselines"]["naive"]["MAE"]}
@@ -77,13 +82,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--max-epochs", type=int, default=None)
-    ap.add_argument("--seed", type=int, default=0, help="the runs' --seed (the README table: 0)")
+    ap.add_argument("--seeds", default="0,1,2", help="the runs' --seed values (the README table: 0,1,2)")
     args = ap.parse_args()
-    extra = ["--seed", str(args.seed), *(["--max-epochs", str(args.max_epochs)] if args.max_epochs else [])]
+    extra = ["--max-epochs", str(args.max_epochs)] if args.max_epochs else []
+    seeds = [int(s) for s in args.seeds.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [run(c, Path(tmp), extra) for c in args.cases.split(",")]
-    table = pd.DataFrame(rows).set_index("case")
-    print(table.to_string(float_format=lambda v: f"{v:.4g}"))
+        rows = [run(c, Path(tmp), extra, seed) for c in args.cases.split(",") for seed in seeds]
+        table = pd.DataFrame(rows)
+        print(table.set_index(["case", "seed"]).to_string(float_format=lambda v: f"{v:.4g}"), "\n", flush=True)
+    summary = table.groupby("case", sort=False).agg(
+        ratios=("with / without", lambda r: ", ".join(f"{v:.3f}" for v in r)),
+        better=("outcome", lambda o: f"{(o == 'better').sum()} of {len(o)}"))
+    print(summary.rename(columns={"ratios": "with / without by seed",
+                                  "better": "significantly better (5%)"}).to_string())
 
 
 if __name__ == "__main__":
