@@ -214,12 +214,13 @@ def test_a_holiday_only_model_makes_its_future_flags_itself(tmp_path):
     run = tmp_path / "run"
     fit(FitConfig(csv=str(tmp_path / "log.csv"), target=["temp"], holidays="US", out=str(run),
                   **{**FAST, "horizon": 120}), progress=False)
-    from forecaster.runs.future import last_windows, model_future, new_data
+    from forecaster.runs.future import future_stamps, last_windows, model_future, new_data
     from forecaster.runs.predict import load_run
 
     loaded = load_run(run)
     frames = new_data(loaded.config, loaded.card)
-    ahead = model_future(loaded.card, frames, {}, "XNYS", last_windows(loaded.card, frames))  # (1, H, 1)
+    stamps = {name: future_stamps(loaded.card, f, "XNYS") for name, f in frames.items()}
+    ahead = model_future(loaded.card, stamps, {}, last_windows(loaded.card, frames))  # (1, H, 1)
     stamps = pd.date_range("2013-07-01", periods=120, freq="h")
     assert ahead.shape == (1, 120, 1)
     np.testing.assert_array_equal(ahead[0, :, 0], (stamps.date == pd.Timestamp("2013-07-04").date()))

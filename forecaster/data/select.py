@@ -20,10 +20,10 @@ from forecaster.data.frame import ValidFrame, validate_frame
 from forecaster.data.static import encode_static, is_table, static_table
 from forecaster.data.sources import fetch_prices, load_dataset, load_file
 from forecaster.data.sources.embedded import DEFAULT_DATASET, get_dataset
+from forecaster.data.sources.files import FILE_SUFFIXES
 from forecaster.errors import ConfigError, DataError
 
 PRICE_FEATURES = ["Open", "High", "Low", "Volume"]
-FILE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
 
 def data_label(cfg: FitConfig) -> str:

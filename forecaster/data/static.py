@@ -19,14 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forecaster.data.sources.files import FILE_SUFFIXES
 from forecaster.errors import DataError
-
-TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
 
 def is_table(static_features: list[str] | None) -> bool:
     """`--static-features` names a table file rather than columns."""
-    return bool(static_features) and len(static_features) == 1 and static_features[0].endswith(TABLE_SUFFIXES)
+    return bool(static_features) and len(static_features) == 1 and static_features[0].endswith(FILE_SUFFIXES)
 
 
 def static_table(static_features: list[str], names: list[str], raw: pd.DataFrame | None = None,

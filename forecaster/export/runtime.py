@@ -110,7 +110,7 @@ class OnnxForecaster:
         last row of the run's data (refreshed) or of `csv`, reading a model's future features
         over them from the `future` file."""
         card, cfg = self.card, self.sidecar.config
-        frames, x, ahead = network_inputs(card, cfg, lambda: new_data(cfg, card, csv, time_col, offline),
-                                          future, "the exported model")  # (S, L, F), (S, H, K) or None
-        mean, _ = self.predict_windows(x, ahead)  # -> (S, H, C)
-        return assemble(card, frames, mean, cfg.exchange)
+        inputs = network_inputs(card, cfg, lambda: new_data(cfg, card, csv, time_col, offline),
+                                future, "the exported model")  # x (S, L, F), future (S, H, K) or None
+        mean, _ = self.predict_windows(inputs.x, inputs.future)  # -> (S, H, C)
+        return assemble(card, inputs, mean)

@@ -3,7 +3,7 @@ network's model-space mean back in, the table of future timestamps, forecasts an
 bounds out.
 
 `forecaster.runs.predict` (torch) and `forecaster.export.runtime.OnnxForecaster` (onnxruntime)
-run the network between `model_windows` and `assemble`; everything else is here, once, so the
+run the network between `network_inputs` and `assemble`; everything else is here, once, so the
 two give the same table. numpy and pandas only.
 
 Known-future inputs (a model fitted with --future-features or --holidays): their values over
@@ -38,6 +38,16 @@ from forecaster.runs.card import ModelCard, SeriesCard
 
 
 @dataclass
+class NetworkInputs:
+    """What a forecast reads after the last rows of fresh data (see `network_inputs`)."""
+
+    frames: dict[str, ValidFrame]  # the fresh data, by series
+    x: np.ndarray  # (S, L, F) the last window of every series
+    future: np.ndarray | None  # (S, H, K) known-future inputs, or None for a model without them
+    stamps: dict[str, pd.DatetimeIndex]  # each series' H future timestamps
+
+
+@dataclass
 class Future:
     table: pd.DataFrame  # indexed by the future timestamps; a `series` column for several series
     history: dict[str, pd.DataFrame]  # recent observed targets, by series
@@ -59,11 +69,11 @@ def new_data(cfg: FitConfig, card: ModelCard, csv: str | None = None, time_col: 
 
 
 def network_inputs(card: ModelCard, cfg: FitConfig, load: Callable[[], dict[str, ValidFrame]],
-                   future: str | Path | None, source: str
-                   ) -> tuple[dict[str, ValidFrame], np.ndarray, np.ndarray | None]:
-    """The fresh data (`load()`) and what the network reads for a forecast after their last
-    rows: the (S, L, F) last windows, and the (S, H, K) known-future inputs from the `future`
-    file (see `read_future`) and the holiday calendar, or None for a model without them. A model
+                   future: str | Path | None, source: str) -> NetworkInputs:
+    """The fresh data (`load()`), each series' future timestamps (computed once here) and what
+    the network reads for a forecast after their last rows: the (S, L, F) last windows, and the
+    (S, H, K) known-future inputs from the `future` file (see `read_future`) and the holiday
+    calendar, or None for a model without them. A model
     with future features and no file, or a file for a model without them, is refused in one line
     naming `source`, before any data are loaded."""
     needed = card.future_features
@@ -74,10 +84,11 @@ def network_inputs(card: ModelCard, cfg: FitConfig, load: Callable[[], dict[str,
     if future is not None and not needed:
         raise ConfigError(f"{source} was fitted without future features (--future-features); drop --future")
     frames = load()
-    given = read_future(future, card, frames, cfg.exchange, cfg.series_col, tz=cfg.tz) if needed else {}
+    stamps = {s.name: future_stamps(card, frames[s.name], cfg.exchange) for s in card.series}
+    given = read_future(future, card, frames, stamps, cfg.series_col, tz=cfg.tz) if needed else {}
     last = last_windows(card, frames)  # (S, L, F)
-    ahead = model_future(card, frames, given, cfg.exchange, last)  # (S, H, K) or None, read before...
-    return frames, model_windows(card, frames, last), ahead  # ... the window transform changes `last`
+    ahead = model_future(card, stamps, given, last)  # (S, H, K) or None, read before...
+    return NetworkInputs(frames, model_windows(card, frames, last), ahead, stamps)  # ... the window transform changes `last`
 
 
 def last_windows(card: ModelCard, frames: dict[str, ValidFrame]) -> np.ndarray:
@@ -93,9 +104,10 @@ def model_windows(card: ModelCard, frames: dict[str, ValidFrame], last: np.ndarr
     return relative_to_cutoff(x, card.relative_inputs) if card.relative_inputs else x
 
 
-def model_future(card: ModelCard, frames: dict[str, ValidFrame], given: dict[str, pd.DataFrame],
-                 exchange: str, last: np.ndarray) -> np.ndarray | None:
-    """The network's (S, H, K) float32 known-future input over each series' next H timestamps:
+def model_future(card: ModelCard, stamps: dict[str, pd.DatetimeIndex], given: dict[str, pd.DataFrame],
+                 last: np.ndarray) -> np.ndarray | None:
+    """The network's (S, H, K) float32 known-future input over each series' next H timestamps
+    (`stamps`):
     the future features from `given` (see `read_future`) scaled by the series' saved scaler,
     then the holiday flag, under the window transform relative to `last_windows`' cutoff rows
     (read, not changed); None for a model without known-future inputs."""
@@ -103,10 +115,9 @@ def model_future(card: ModelCard, frames: dict[str, ValidFrame], given: dict[str
         return None
     out = np.empty((len(card.series), card.horizon, len(card.future)), dtype=np.float32)  # (S, H, K)
     for i, s in enumerate(card.series):
-        stamps = future_stamps(card, frames[s.name], exchange)
         for k, name in enumerate(card.future):
             if name == HOLIDAY:
-                out[i, :, k] = card.holidays.flags(stamps)
+                out[i, :, k] = card.holidays.flags(stamps[s.name])
                 continue
             j = card.inputs.index(name)  # a data column: its scaler's position
             out[i, :, k] = (given[s.name][name].to_numpy() - s.input_scaler.mean[j]) / s.input_scaler.std[j]
@@ -114,10 +125,10 @@ def model_future(card: ModelCard, frames: dict[str, ValidFrame], given: dict[str
     return future_relative_to_cutoff(out, last, columns, card.relative_inputs) if card.relative_inputs else out
 
 
-def read_future(path: str | Path, card: ModelCard, frames: dict[str, ValidFrame], exchange: str,
-                series_col: str | None = None, time_col: str | None = None, tz: str | None = None
-                ) -> dict[str, pd.DataFrame]:
-    """The future features of each series over its next H timestamps, in original units, from a
+def read_future(path: str | Path, card: ModelCard, frames: dict[str, ValidFrame],
+                stamps: dict[str, pd.DatetimeIndex], series_col: str | None = None,
+                time_col: str | None = None, tz: str | None = None) -> dict[str, pd.DataFrame]:
+    """The future features of each series over its next H timestamps (`stamps`), in original units, from a
     CSV or parquet file: a time column (`time_col`, default the first), the card's future
     feature columns and, for several series, `series_col` (default `series`). Extra rows and
     columns are ignored; a missing column, series, timestamp or value is refused in one line
@@ -136,29 +147,28 @@ def read_future(path: str | Path, card: ModelCard, frames: dict[str, ValidFrame]
                         f"{f' and {col}' if col else ''} beside the time column")
     out = {}
     for s in card.series:
-        frame = frames[s.name]
+        frame, steps = frames[s.name], stamps[s.name]
         rows = raw[raw[col].astype(str) == s.name] if col else raw
         if col and rows.empty:
             raise DataError(f"{path} has no rows of series {s.name!r} in its column {col!r}; give the future "
                             f"features of every series the model forecasts")
-        stamps = future_stamps(card, frame, exchange)
         have = pd.DatetimeIndex(rows.index)
-        if (have.tz is None) != (stamps.tz is None):  # naive times are read in the data's zone, UTC
+        if (have.tz is None) != (steps.tz is None):  # naive times are read in the data's zone, UTC
             have = have.tz_localize("UTC") if have.tz is None else have.tz_convert(None)
         if have.has_duplicates:
             raise DataError(f"{path} has two rows for {have[have.duplicated()][0]}{_of(s.name, card)}; "
                             "keep one row per timestamp")
-        at = have.as_unit("ns").get_indexer(stamps.as_unit("ns"))  # (H,) row of each step, -1: none
+        at = have.as_unit("ns").get_indexer(steps.as_unit("ns"))  # (H,) row of each step, -1: none
         if (at < 0).any():
-            first = stamps[int(np.argmax(at < 0))]
+            first = steps[int(np.argmax(at < 0))]
             raise DataError(f"{path} has no row for {first}{_of(s.name, card)}, step {int(np.argmax(at < 0)) + 1} "
                             f"of the {card.horizon} after the last observation ({frame.data.index[-1]}); "
-                            f"give {', '.join(needed)} for every step from {stamps[0]} to {stamps[-1]}")
-        values = rows.iloc[at][needed].apply(pd.to_numeric, errors="coerce").set_axis(stamps)
+                            f"give {', '.join(needed)} for every step from {steps[0]} to {steps[-1]}")
+        values = rows.iloc[at][needed].apply(pd.to_numeric, errors="coerce").set_axis(steps)
         bad = values.isna().to_numpy()
         if bad.any():
             r, c = np.argwhere(bad)[0]
-            raise DataError(f"{path} has no numeric value of {needed[c]!r} at {stamps[r]}{_of(s.name, card)}; "
+            raise DataError(f"{path} has no numeric value of {needed[c]!r} at {steps[r]}{_of(s.name, card)}; "
                             "fill in every future value the forecast reads")
         out[s.name] = values.astype("float64")
     return out
@@ -173,9 +183,10 @@ def future_stamps(card: ModelCard, frame: ValidFrame, exchange: str) -> pd.Datet
     return future_index(frame.data.index[-1], card.horizon, card.kind, frame.freq, exchange, frame.data.index)
 
 
-def assemble(card: ModelCard, frames: dict[str, ValidFrame], mean: np.ndarray, exchange: str) -> Future:
-    """The forecast table from the network's model-space mean (S, H, C) on `model_windows`:
+def assemble(card: ModelCard, inputs: NetworkInputs, mean: np.ndarray) -> Future:
+    """The forecast table from the network's model-space mean (S, H, C) on `network_inputs`:
     original units, future timestamps and the card's conformal interval bounds."""
+    frames = inputs.frames
     mean = np.asarray(mean, dtype="float64")
     tables, history = [], {}
     C = len(card.targets)
@@ -190,9 +201,9 @@ def assemble(card: ModelCard, frames: dict[str, ValidFrame], mean: np.ndarray, e
                             f"the model far outside what it was trained on; check the data after "
                             f"{frame.data.index[-card.lookback]} for unit changes or extreme values")
         bounds = s.conformal.bounds(point)
-        stamps = future_stamps(card, frame, exchange)
         per_target = {name: pd.DataFrame({"forecast": point[0, :, c],
-                                          **{k: v[0, :, c] for k, v in bounds.items()}}, index=stamps)
+                                          **{k: v[0, :, c] for k, v in bounds.items()}},
+                                         index=inputs.stamps[s.name])
                       for c, name in enumerate(card.targets)}
         table = pd.concat(per_target, names=["target", "timestamp"]).reset_index("target")
         tables.append(table.assign(series=s.name)[["series", *table.columns]] if card.many else table)

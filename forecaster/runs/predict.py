@@ -82,13 +82,13 @@ def forecast(run: str | Path, csv: str | None = None, time_col: str | None = Non
     `forecaster.runs.future.read_future`)."""
     loaded = load_run(run)
     card, cfg = loaded.card, loaded.config
-    frames, x, ahead = network_inputs(card, cfg, lambda: new_data(cfg, card, csv, time_col, offline), future,
-                                      str(loaded.run_dir))  # (S, L, F), (S, H, K) or None
+    inputs = network_inputs(card, cfg, lambda: new_data(cfg, card, csv, time_col, offline), future,
+                            str(loaded.run_dir))  # x (S, L, F), future (S, H, K) or None
     with torch.inference_mode():
-        mean, _ = distribution(loaded.network, torch.from_numpy(x),
-                               future=None if ahead is None else torch.from_numpy(ahead))  # -> (S, H, C)
-    future = assemble(loaded.card, frames, mean.numpy(), loaded.config.exchange)
-    return Forecast(future.table, future.history, future.cutoff, loaded)
+        ahead = None if inputs.future is None else torch.from_numpy(inputs.future)
+        mean, _ = distribution(loaded.network, torch.from_numpy(inputs.x), future=ahead)  # -> (S, H, C)
+    result = assemble(card, inputs, mean.numpy())
+    return Forecast(result.table, result.history, result.cutoff, loaded)
 
 
 def write_forecast(fc: Forecast, out: str | Path | None = None) -> Path:

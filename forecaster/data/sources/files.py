@@ -49,6 +49,9 @@ _DOT_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:\.\d{3})+,\d+")
 _OFFSET = r"\d\d:?\d\d(?::?\d\d(?:[.,]\d+)?)?\s*(?:Z|UTC|GMT|[+-]\d\d(?::?\d\d)?)\s*$"
 
 
+FILE_SUFFIXES = (".csv", ".csv.gz", ".parquet")  # the files `load_file` reads
+
+
 def load_file(path: str | Path, time_col: str | None = None, columns: list[str] | None = None,
               tz: str | None = None, sep: str | None = None, decimal: str | None = None,
               ambiguous: str = "infer", nonexistent: str = "raise") -> pd.DataFrame:
