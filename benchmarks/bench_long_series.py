@@ -8,7 +8,6 @@ Materializing every window would need 10 M x 512 x 8 x 4 bytes, about 160 GB.
 from __future__ import annotations
 
 import logging
-import resource
 import sys
 import tempfile
 import time
@@ -18,6 +17,7 @@ import pandas as pd
 import torch
 
 from common import sensor_arrays, steady_process
+from memory import memory_verdict, peak_mb
 from forecaster.data.frame import validate_frame
 from forecaster.training.module import ForecastModule
 from forecaster.nets.build import build_network
@@ -28,10 +28,6 @@ from forecaster.data.windows import WindowDataModule
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000
 FEATURES, LOOKBACK, HORIZON = 8, 512, 16
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
@@ -71,9 +67,7 @@ def main() -> None:
     pred, _ = predict_windows(module, data, "test")
     print(f"evaluation of {len(pred):,} test windows {time.perf_counter() - start:.1f} s, "
           f"peak {peak_mb():,.0f} MB", flush=True)
-    peak = peak_mb()
-    print(f"long series: peak resident {peak:,.0f} MB against target {target:,.0f} MB: "
-          f"ratio target/peak = {target / peak:.2f} ({'meets' if peak < target else 'MISSES'})")
+    print(memory_verdict("long series", target))
 
 
 if __name__ == "__main__":

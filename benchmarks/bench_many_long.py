@@ -14,7 +14,6 @@ The file is written by a child process, so its making counts in nobody's peak.
 from __future__ import annotations
 
 import logging
-import resource
 import subprocess
 import sys
 import tempfile
@@ -23,14 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from memory import memory_verdict, peak_mb
+
 SERIES = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] != "--write" else 10_000
 ROWS, CHANNELS, BATCHES = 1_000, 8, 300
 SETTINGS = dict(target=["c0"], features=[f"c{i}" for i in range(1, CHANNELS)], lookback=48, horizon=6,
                 batch_size=256, hidden_size=16, num_layers=1, max_epochs=1, patience=0, calendar=False)
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def write_long(path: Path, series: int) -> None:
@@ -100,9 +97,7 @@ def main() -> None:
         o = result.metrics["overall"]
         print(f"many long: fit {time.perf_counter() - start:.1f} s, {o['series']:,} series, "
               f"{result.metrics['training']['windows']['test']:,} test windows", flush=True)
-    peak = peak_mb()
-    print(f"many long: peak resident {peak:,.0f} MB against target {target:,.0f} MB: "
-          f"ratio target/peak = {target / peak:.2f} ({'meets' if peak < target else 'MISSES'})")
+    print(memory_verdict("many long", target))
 
 
 if __name__ == "__main__":
