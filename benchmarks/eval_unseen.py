@@ -76,7 +76,7 @@ PRICE_TARGET = 1.00  # model MAE / naive MAE
 SENSOR_TARGET = 0.90  # model MAE / min(naive, seasonal naive) MAE
 
 COLUMNS = ["series", "kind", "frequency", "rows", "season", "transform", "anchor", "model MAE", "/naive",
-           "/seasonal", "/best", "DM p naive", "train s", "wall s", "target", "verdict"]
+           "/seasonal", "/best", "val /best", "DM p naive", "train s", "wall s", "target", "verdict"]
 
 
 def log(msg: str) -> None:
@@ -137,9 +137,17 @@ def row(series: Series, metrics: dict, wall: float) -> dict:
             "season": split.get("season", "?"), "transform": split.get("transform", "?"),
             "anchor": split.get("anchor"),  # absent before --anchor existed
             "model MAE": model, "/naive": _ratio(model, naive), "/seasonal": _ratio(model, seasonal),
-            "/best": _ratio(model, best), "DM p naive": sig.get("p_value"),
+            "/best": _ratio(model, best), "val /best": val_ratio(metrics), "DM p naive": sig.get("p_value"),
             "DM outcome": sig.get("outcome"), "train s": (metrics.get("training") or {}).get("seconds"),
             "wall s": wall, "target": label, "verdict": verdict, "ratio": ratio, "limit": target}
+
+
+def val_ratio(metrics: dict) -> float | None:
+    """The model's validation MAE over the better baseline's on the validation windows: what
+    the defaults are developed against (never the test split)."""
+    val = metrics.get("validation") or {}
+    best = min((val[b] for b in ("naive", "seasonal_naive") if val.get(b) is not None), default=None)
+    return _ratio(val.get("model"), best)
 
 
 def _fmt(key: str, value) -> str:
@@ -147,7 +155,7 @@ def _fmt(key: str, value) -> str:
         return "-"
     if key == "model MAE":
         return f"{value:.4g}"
-    if key.startswith("/"):
+    if key.startswith("/") or key == "val /best":
         return f"{value:.3f}"
     if key == "DM p naive":
         return f"{value:.2g}"
@@ -163,7 +171,7 @@ def table(rows: list[dict]) -> list[list[str]]:
 def plain(rows: list[dict]) -> str:
     cells = table(rows)
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(COLUMNS)]
-    numeric = {"rows", "season", "model MAE", "/naive", "/seasonal", "/best", "DM p naive", "train s", "wall s"}
+    numeric = {"rows", "season", "model MAE", "/naive", "/seasonal", "/best", "val /best", "DM p naive", "train s", "wall s"}
     def line(values):
         return "  ".join(v.rjust(w) if COLUMNS[i] in numeric else v.ljust(w)
                          for i, (v, w) in enumerate(zip(values, widths))).rstrip()

@@ -72,7 +72,7 @@ def test_fit_sensor_dataset_with_target(tmp_path, capsys):
                                 "--lookback", "24", "--out", str(out)])
     assert code == 0, err
     m = json.loads((out / "metrics.json").read_text())
-    assert m["split"]["season"] == 24 and m["split"]["transform"] == "delta"
+    assert m["split"]["season"] == 24 and m["split"]["transform"] == "window"
     assert m["data"]["kind"] == "sensor" and "hour_sin" in m["data"]["inputs"]
 
 

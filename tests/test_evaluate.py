@@ -85,7 +85,7 @@ def test_seasonal_naive_skips_dropped_gaps_by_timestamp():
     f = sensor_frame(600)
     f = f.drop(f.index[545:555])  # a long gap in the test split: rows no longer 1 hour apart across it
     # A lookback shorter than the season: windows just after the gap look a season back across it.
-    p = prepare(validate_frame(f, ["temp"], []), 8, 3, calendar=False)
+    p = prepare(validate_frame(f, ["temp"], []), 8, 3, calendar=False, anchor="last")
     b = baseline_forecasts(p, "test")["seasonal_naive"]
     times = p.index
     across = missing = 0

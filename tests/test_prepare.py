@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 from conftest import sensor_frame
 from forecaster.errors import ConfigError, DataError
 from forecaster.data.frame import validate_frame
-from forecaster.data.prepare import prepare, stretches, window_starts
+from forecaster.data.prepare import prepare
+from forecaster.data.rows import stretches, window_starts
 from forecaster.data.sources import load_dataset
 
 
@@ -17,7 +18,7 @@ def _sensor(n=600, **kw):
 def test_default_transforms_by_kind():
     stock = prepare(validate_frame(load_dataset("msft"), ["Close"], [], kind="price"), 20, 5)
     assert stock.transform == "log_return" and not stock.relative
-    assert _sensor(lookback=24, horizon=6).transform == "delta"
+    assert _sensor(lookback=24, horizon=6).transform == "window" and _sensor(lookback=24, horizon=6).relative_inputs == 2
 
 
 def test_splits_are_chronological_and_windows_stay_in_their_split():
@@ -26,20 +27,22 @@ def test_splits_are_chronological_and_windows_stay_in_their_split():
     assert a0 == 0 and a1 == b0 and b1 == c0 and c1 == len(p.index)
     assert (a1, b1 - b0, c1 - c0) == (420, 90, 90)
     L, H = p.lookback, p.horizon
+    assert p.season_inputs == ["temp_change_24"]  # seasonal anchor: inputs reach one season further back
     for split in ("train", "val", "test"):
         first, end = p.bounds[split]
         s = p.starts[split].rows()
         assert (s + L >= first).all() and (s + L + H <= end).all()
-        assert len(s) == end - max(first, L) - H + 1  # every position, stride 1
+        assert len(s) == end - max(first, L + 24) - H + 1  # every position, stride 1
     assert (p.starts["train"].rows() >= 0).all()  # training inputs never leave the training rows
 
 
 def test_scalers_see_only_training_rows():
     f = sensor_frame(600)
-    base = prepare(validate_frame(f, ["temp"], ["humid"]), 24, 6)
+    base = prepare(validate_frame(f, ["temp"], ["humid"]), 24, 6, anchor="seasonal")
     g = f.copy()
     g.iloc[base.bounds["train"][1]:, :] *= 100  # change everything after the training rows
-    moved = prepare(validate_frame(g, ["temp"], ["humid"]), 24, 6)
+    moved = prepare(validate_frame(g, ["temp"], ["humid"]), 24, 6, anchor="seasonal")
+    assert len(base.input_scaler.mean) == 3  # temp, humid and temp's change over the season
     np.testing.assert_array_equal(base.input_scaler.mean, moved.input_scaler.mean)
     np.testing.assert_array_equal(base.input_scaler.std, moved.input_scaler.std)
 
@@ -88,9 +91,9 @@ def test_log_return_needs_positive_targets():
 
 def test_calendar_features_for_hourly_data():
     p = _sensor(lookback=24, horizon=6)
-    assert p.input_names == ["temp", "humid", "hour_sin", "hour_cos", "weekday_sin", "weekday_cos",
-                             "yearday_sin", "yearday_cos"]
-    assert np.abs(p.inputs[:, 2:]).max() <= 1
+    assert p.input_names == ["temp", "humid", "temp_change_24", "hour_sin", "hour_cos", "weekday_sin",
+                             "weekday_cos", "yearday_sin", "yearday_cos"]
+    assert np.abs(p.inputs[:, 3:]).max() <= 1
 
 
 @settings(max_examples=60, deadline=None)
@@ -134,7 +137,7 @@ def test_run_length_starts_equal_the_plain_index_array_across_gaps_and_series():
     """The starts as runs hold exactly the windows the plain scan finds: one series with gaps,
     blocked first rows under log returns, a stride, and several series end to end."""
     segment = np.repeat(np.arange(5), [100, 3, 57, 40, 200]).astype(np.int32)  # gaps between stretches
-    for skip_first in (False, True):
+    for skip_first in (0, 1):
         window_segment = segment.copy()
         if skip_first:  # the old way: blocked rows as -1
             window_segment[np.r_[True, segment[1:] != segment[:-1]]] = -1

@@ -40,13 +40,13 @@ def test_the_anchor_is_the_baseline_better_on_validation():
     t = np.arange(24 * 40)
     levels = (10 * np.sin(2 * np.pi * t / 24))[:, None]  # a pure daily cycle: seasonal naive is exact
     cutoffs = np.arange(24 * 30, 24 * 35)
-    offsets, why = choose_anchor(levels, cutoffs, 6, 24, 48)
+    offsets, why = choose_anchor(levels, cutoffs, 6, 24)
     np.testing.assert_array_equal(offsets, seasonal_offsets(24, 6))
     assert "one season back" in why
     walk = np.cumsum(np.random.default_rng(1).normal(0, 1, len(t)))[:, None]
-    assert not choose_anchor(walk, cutoffs, 6, 24, 48)[0].any()  # naive wins on a random walk
-    assert not choose_anchor(levels, cutoffs, 6, 24, 12)[0].any()  # the season must fit the lookback
-    assert not choose_anchor(levels, cutoffs, 6, 24, 48, anchor="last")[0].any()
+    assert not choose_anchor(walk, cutoffs, 6, 24)[0].any()  # naive wins on a random walk
+    assert not choose_anchor(levels, cutoffs, 6, 24, anchor="last")[0].any()
+    assert not choose_anchor(levels, cutoffs[:0], 6, 24)[0].any()  # no validation window sees a season back
 
 
 def test_seasonal_anchor_targets_and_levels_round_trip():

@@ -134,6 +134,24 @@ def pooled_stamps(indexes: list[pd.DatetimeIndex]) -> np.ndarray:
     return stamps
 
 
+def _prepare_each(frames: dict[str, ValidFrame], cfg: FitConfig, bounds_of: list[dict[str, tuple[int, int]]],
+                  fitted: list[Fitted] | None, test_after: pd.Timestamp | None, anchor: str) -> list[Prepared]:
+    prepared = []
+    for i, ((name, frame), bounds) in enumerate(zip(frames.items(), bounds_of)):
+        try:
+            prepared.append(prepare(frame, cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size,
+                                    transform=cfg.transform, calendar=cfg.calendar,
+                                    stride=cfg.stride, bounds=bounds, anchor=anchor,
+                                    fitted=fitted[i] if fitted else None, holidays=holidays_of(cfg)))
+        except DataError as err:
+            if len(frames) == 1:
+                raise
+            val_start, test_start = split_times(frames, cfg.val_size, cfg.test_size, test_after)
+            raise DataError(f"series {name!r} (the splits start at {val_start} and {test_start}): "
+                            f"{err}; drop this series or give it more history") from None
+    return prepared
+
+
 def holidays_of(cfg: FitConfig) -> Holidays | None:
     """The holiday calendar of `--holidays`, dated in the log's `--tz` where given."""
     return Holidays(cfg.holidays.upper(), cfg.tz) if cfg.holidays else None
@@ -144,26 +162,15 @@ def prepare_panel(frames: dict[str, ValidFrame], cfg: FitConfig, fitted: list[Fi
     """Prepare each series with its own transforms and scalers and the shared split times;
     `fitted` (one per series) and `test_after` for a model learning from newer data (see
     `prepare` and `split_bounds`)."""
-    prepared = []
     bounds_of = split_bounds(frames, cfg.val_size, cfg.test_size, cfg.split_rows, test_after)
-    for i, ((name, frame), bounds) in enumerate(zip(frames.items(), bounds_of)):
-        try:
-            prepared.append(prepare(frame, cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size,
-                                    transform=cfg.transform, calendar=cfg.calendar,
-                                    stride=cfg.stride, bounds=bounds, anchor=cfg.anchor,
-                                    fitted=fitted[i] if fitted else None, holidays=holidays_of(cfg)))
-        except DataError as err:
-            if len(frames) == 1:
-                raise
-            val_start, test_start = split_times(frames, cfg.val_size, cfg.test_size, test_after)
-            raise DataError(f"series {name!r} (the splits start at {val_start} and {test_start}): "
-                            f"{err}; drop this series or give it more history") from None
+    prepared = _prepare_each(frames, cfg, bounds_of, fitted, test_after, cfg.anchor)
     first = prepared[0]
     if any(not np.array_equal(q.anchor_offsets, first.anchor_offsets) for q in prepared):
-        # One network, one anchor: the last value, where the series' validation rows disagree.
-        last = np.zeros(first.horizon, dtype=np.int64)
+        # One network, one anchor and one set of inputs: the last value, where the series'
+        # validation rows disagree.
         note = "forecasts are changes from the last value (the series disagree on the seasonal anchor)"
-        prepared = [replace(q, anchor_offsets=last, notes=(*q.notes[:1], note)) for q in prepared]
+        prepared = [replace(q, notes=(*q.notes[:1], note))
+                    for q in _prepare_each(frames, cfg, bounds_of, fitted, test_after, "last")]
         first = prepared[0]
     for name, p in zip(frames, prepared):
         if p.input_names != first.input_names or p.transform != first.transform:

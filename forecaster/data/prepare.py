@@ -19,13 +19,14 @@ Transforms (`transform`), which decide what the network sees and predicts:
   a column's transform); the network predicts the next H log returns of each target, mapped
   back to prices by compounding from the last observed price. Scale-free: prices that leave
   their training range (AAPL rose tenfold) stay in range for the network.
-- "delta" (default for sensors): standardized levels in; the network predicts each step's
+- "delta": standardized levels in; the network predicts each step's
   change from its anchor, added back at the output. The anchor is the last value or, where
   seasonal naive was far better than naive on the validation windows, the value one season
-  before the target (`forecaster.data.season`, `--anchor`).
-- "window": scale-free inputs: each window sees its data columns relative to their own values
-  at its cutoff (so a trend or a level shift never leaves the training range); changes from
-  the anchor out, as "delta".
+  before the target (`forecaster.data.season`, `--anchor`); with the seasonal anchor the
+  network also reads each target's change over one season (`season_inputs`).
+- "window" (default for sensors): scale-free inputs: each window sees its data columns
+  relative to their own values at its cutoff (so a trend or a level shift never leaves the
+  training range); changes from the anchor out, as "delta".
 - "level": standardized levels in, standardized levels out.
 
 Known-future inputs (`--future-features`, `--holidays`): a column known for the whole horizon at
@@ -46,8 +47,8 @@ from forecaster.config import TRANSFORMS, check_sizes
 from forecaster.data.frame import ValidFrame
 from forecaster.data.holidays import HOLIDAY, Holidays
 from forecaster.data.made import made_columns
-from forecaster.data.rows import ScaledSeries, WindowStarts
-from forecaster.data.season import choose_anchor, detect_season
+from forecaster.data.rows import ScaledSeries, WindowStarts, stretches, window_starts
+from forecaster.data.season import change_names, choose_anchor, detect_season, seasonal_change
 from forecaster.errors import ConfigError, DataError
 
 SPLITS = ("train", "val", "test")
@@ -77,6 +78,7 @@ class Fitted:
     input_scaler: Scaler | None
     season: int
     anchor_offsets: np.ndarray  # (H,)
+    season_lag: int = 0  # rows back of the seasonal-change inputs (0: none)
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,9 @@ class Prepared:
     index: pd.DatetimeIndex  # (T,) timestamps
     levels: np.ndarray  # (T, C) targets in original units, the frame's float dtype
     scaled: ScaledSeries  # (T, F) model-space inputs, the targets first, scaled when gathered
-    input_names: list[str]
+    input_names: list[str]  # targets, features, season inputs, calendar, holiday, static
     target_names: list[str]
+    season_inputs: list[str]  # each target's change over one season, with the seasonal anchor (data.season)
     future_names: list[str]  # inputs known over the horizon: future features, then the holiday flag
     static: dict[str, float]  # the last inputs, constant: the series' encoded static attributes
     transform: str
@@ -166,16 +169,20 @@ def resolve_transform(transform: str, kind: str) -> str:
     if transform not in TRANSFORMS:
         raise ConfigError(f"unknown transform {transform!r}; choose one of {', '.join(TRANSFORMS)}")
     if transform == "auto":
-        return "log_return" if kind == "price" else "delta"
+        return "log_return" if kind == "price" else "window"
     return transform
 
 
-def blocked_rows(frame: ValidFrame, transform: str) -> np.ndarray:
-    """(T,) rows no window may contain: under log returns, the first row of each segment."""
-    segment = frame.segment
-    if transform != "log_return":
-        return np.zeros(len(segment), dtype=bool)
-    return np.r_[True, segment[1:] != segment[:-1]]
+def blocked_rows(frame: ValidFrame, transform: str, season_lag: int = 0) -> np.ndarray:
+    """(T,) rows no window may contain: under log returns the first row of each segment; with
+    seasonal-change inputs the first `season_lag` rows (nothing one season back in the segment)."""
+    skip = 1 if transform == "log_return" else season_lag
+    blocked = np.zeros(len(frame.segment), dtype=bool)
+    if skip:
+        first, end = stretches(frame.segment)
+        rows = first[:, None] + np.arange(skip)  # (R, skip)
+        blocked[rows[rows < end[:, None]]] = True
+    return blocked
 
 
 def column_transforms(frame: ValidFrame, transform: str, fit_rows: slice) -> list[str]:
@@ -191,10 +198,11 @@ def column_transforms(frame: ValidFrame, transform: str, fit_rows: slice) -> lis
 
 def model_inputs(frame: ValidFrame, transform: str, calendar: bool, scaler: Scaler | None = None,
                  fit_rows: slice = slice(None), transforms: list[str] | None = None,
-                 holidays: Holidays | None = None, static: dict[str, float] | None = None
-                 ) -> tuple[ScaledSeries, list[str], Scaler, np.ndarray, list[str]]:
-    """The (T, F) network inputs, their names, the scaler, `blocked_rows` and each data
-    column's transform.
+                 holidays: Holidays | None = None, static: dict[str, float] | None = None,
+                 season_lag: int = 0) -> tuple[ScaledSeries, list[str], Scaler, np.ndarray, list[str]]:
+    """The (T, F) network inputs, their names, the scaler (data columns, then season inputs),
+    `blocked_rows` and each data column's transform. `season_lag` > 0 adds each target's change
+    over that many rows (`forecaster.data.season.seasonal_change`) after the data columns.
 
     A level column stays the frame's own array, scaled when a batch gathers its rows (see
     `ScaledSeries`): a 10 M-row log needs no model-space copy. A column of returns or
@@ -210,14 +218,20 @@ def model_inputs(frame: ValidFrame, transform: str, calendar: bool, scaler: Scal
             raise ConfigError(f"target {nonpositive[0]!r} has values <= 0, so it has no log returns; "
                               "use --transform delta")
     transforms = transforms or column_transforms(frame, transform, fit_rows)
-    blocked = blocked_rows(frame, transform)
+    blocked = blocked_rows(frame, transform, season_lag)
     cal = made_columns(data.index, frame.freq, calendar, holidays, static)
-    F = len(columns) + len(cal)
-    mean, std = np.zeros(len(columns)), np.ones(len(columns))
+    lagged = change_names(frame.targets, season_lag) if season_lag else []
+    if set(lagged) & set(columns):
+        raise ConfigError(f"the data already have a column {sorted(set(lagged) & set(columns))[0]!r}, the name "
+                          "of a seasonal-change input; rename it, or give --anchor last")
+    n = len(columns) + len(lagged)  # the scaled data columns and season inputs
+    F = n + len(cal)
+    mean, std = np.zeros(n), np.ones(n)
     cols, col_mean, col_std = [], np.zeros(F), np.ones(F)  # the ScaledSeries' columns and scaling
-    for j, (c, how) in enumerate(zip(columns, transforms)):
-        col = data[c].to_numpy()  # (T,) a view
-        if how != "level":
+    for j, (c, how) in enumerate(zip([*columns, *lagged], [*transforms, *["season"] * len(lagged)])):
+        col = data[c].to_numpy() if how != "season" else \
+            seasonal_change(data[frame.targets[j - len(columns)]].to_numpy(), season_lag, blocked)  # (T,)
+        if how in ("log_return", "diff"):
             col = _returns(col.astype(np.float64), how, c, data.index)
             col[blocked] = 0.0
         if scaler is None:
@@ -232,7 +246,7 @@ def model_inputs(frame: ValidFrame, transform: str, calendar: bool, scaler: Scal
             cols.append(_scaled(col, mean[j], std[j]))
     cols.extend(make() for make in cal.values())
     inputs = ScaledSeries(cols, col_mean, col_std)
-    return inputs, [*columns, *cal], scaler or Scaler(mean, std), blocked, transforms
+    return inputs, [*columns, *lagged, *cal], scaler or Scaler(mean, std), blocked, transforms
 
 
 def _scaled(col: np.ndarray, mean: float, std: float) -> np.ndarray:
@@ -301,29 +315,37 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
         train_end = int(round(T * (1 - val_size - test_size)))
         val_end = int(round(T * (1 - test_size)))
         bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, T)}
-    inputs, names, scaler, blocked, transforms = model_inputs(
-        frame, transform, calendar, fitted.input_scaler if fitted else None,
-        fit_rows=slice(*bounds["train"]), transforms=fitted.column_transforms if fitted else None,
-        holidays=holidays, static=frame.static)
-
-    runs = stretches(frame.segment, skip_first=transform == "log_return")  # no window holds a blocked row
-    starts = {split: window_starts(runs, lookback, horizon, *bounds[split], stride) for split in SPLITS}
-    for split in SPLITS:
-        if len(starts[split]) == 0:
-            raise DataError(_too_short(split, T, lookback, horizon, bounds[split], val_size, test_size))
     levels = frame.data[frame.targets].to_numpy()  # a view where the frame has one target
     train = slice(*bounds["train"])
     season, season_note = (frame.season, None) if frame.kind == "price" else \
         detect_season(levels[train], frame.segment[train], frame.freq, frame.season)
-    offsets, anchor_note = np.zeros(horizon, dtype=np.int64), None
+    offsets, anchor_note, lag = np.zeros(horizon, dtype=np.int64), None, 0
     if fitted is not None:
-        season, season_note = fitted.season, None
+        season, season_note, lag = fitted.season, None, fitted.season_lag
         offsets = np.asarray(fitted.anchor_offsets, dtype=np.int64)
-    elif transform in RELATIVE:
-        val_cutoffs = starts["val"].rows() + lookback - 1
-        offsets, anchor_note = choose_anchor(levels, val_cutoffs, horizon, season, lookback, anchor)
+    elif transform in RELATIVE:  # decided on the validation windows that can see one season back
+        val = window_starts(stretches(frame.segment, season), lookback, horizon, *bounds["val"], stride)
+        offsets, anchor_note = choose_anchor(levels, val.rows() + lookback - 1, horizon, season, anchor)
+        lag = season if offsets.any() else 0
+        runs = stretches(frame.segment, lag)
+        if lag and anchor == "auto" and not all(len(window_starts(runs, lookback, horizon, *bounds[k], stride))
+                                                for k in SPLITS):
+            offsets, lag = np.zeros(horizon, dtype=np.int64), 0
+            anchor_note = ("forecasts are changes from the last value (a split has no window that can see "
+                           "one season back)")
+    inputs, names, scaler, blocked, transforms = model_inputs(
+        frame, transform, calendar, fitted.input_scaler if fitted else None,
+        fit_rows=slice(*bounds["train"]), transforms=fitted.column_transforms if fitted else None,
+        holidays=holidays, static=frame.static, season_lag=lag)
+
+    runs = stretches(frame.segment, 1 if transform == "log_return" else lag)  # no window holds a blocked row
+    starts = {split: window_starts(runs, lookback, horizon, *bounds[split], stride) for split in SPLITS}
+    for split in SPLITS:
+        if len(starts[split]) == 0:
+            raise DataError(_too_short(split, T, lookback, horizon, bounds[split], val_size, test_size, lag))
     return Prepared(index=frame.data.index, levels=levels, scaled=inputs,  # inputs start with the targets
                     input_names=names, target_names=list(frame.targets), transform=transform,
+                    season_inputs=change_names(frame.targets, lag) if lag else [],
                     future_names=[*frame.future, *([HOLIDAY] if holidays else [])],
                     static=dict(frame.static),
                     column_transforms=transforms,
@@ -332,32 +354,6 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
                     segment=frame.segment, filled=frame.filled, season=season,
                     freq=frame.freq, kind=frame.kind, anchor_offsets=offsets, stride=stride,
                     notes=tuple(n for n in (season_note, anchor_note) if n))
-
-
-def stretches(segment: np.ndarray, skip_first: bool = False, chunk: int = 1 << 20
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """[first, end) rows of each segment (a contiguous run of one id), both (R,); with
-    `skip_first`, without its first row (blocked under log returns: see `blocked_rows`)."""
-    T = len(segment)
-    cuts = [a + 1 + np.flatnonzero(np.diff(segment[a:min(a + chunk, T - 1) + 1]))  # (chunk,) at most
-            for a in range(0, T - 1, chunk)]
-    bounds = np.concatenate([[0], *cuts, [T]]).astype(np.int64)  # (R + 1,)
-    return bounds[:-1] + int(skip_first), bounds[1:]
-
-
-def window_starts(runs: tuple[np.ndarray, np.ndarray], lookback: int, horizon: int, first: int,
-                  end: int, stride: int = 1) -> WindowStarts:
-    """Start rows s of windows whose targets [s+L, s+L+H) lie in [first, end), all rows
-    [s, s+L+H) in one of the `runs` ([first, end) rows, see `stretches`), on the grid of
-    every `stride`-th row from max(first - L, 0): per run, one range of starts."""
-    span = lookback + horizon
-    lo, hi = max(first - lookback, 0), end - span  # the first and last start the split allows
-    a = np.maximum(runs[0], lo)  # (R,) first start in each run...
-    a = lo + -(-(a - lo) // stride) * stride  # ... moved up onto the grid
-    b = np.minimum(runs[1] - span, hi)  # (R,) last start in each run
-    count = np.where(b >= a, (b - a) // stride + 1, 0)
-    keep = count > 0
-    return WindowStarts(a[keep], count[keep], stride)
 
 
 def _returns(values: np.ndarray, how: str, name: str, index: pd.DatetimeIndex) -> np.ndarray:
@@ -377,9 +373,10 @@ def _returns(values: np.ndarray, how: str, name: str, index: pd.DatetimeIndex) -
 
 
 def _too_short(split: str, T: int, lookback: int, horizon: int, bound: tuple[int, int],
-               val_size: float, test_size: float) -> str:
+               val_size: float, test_size: float, lag: int = 0) -> str:
     smallest = min(val_size, test_size)
-    need = int(np.ceil((horizon + 1) / smallest)) + lookback
-    return (f"the series has {T} usable rows, too short for lookback {lookback} + horizon {horizon}: "
+    need = int(np.ceil((horizon + 1) / smallest)) + lookback + lag
+    season = f" + the season of {lag} rows its seasonal-change inputs look back" if lag else ""
+    return (f"the series has {T} usable rows, too short for lookback {lookback} + horizon {horizon}{season}: "
             f"the {split} split (rows {bound[0]}..{bound[1]}) holds no complete window without gaps; "
             f"use at least ~{need} rows, or a smaller --lookback/--horizon")

@@ -10,7 +10,8 @@ on a gathered batch (numpy or torch).
 
 `WindowStarts`: the start rows of one split's windows as runs (first row, count) on the
 stride's grid: a split is a few contiguous runs between gaps and series boundaries, so a
-10 M-row log needs a few numbers instead of a (N,) int64 array.
+10 M-row log needs a few numbers instead of a (N,) int64 array. `stretches` finds the runs
+between gaps, `window_starts` a split's windows in them.
 
 numpy only: shared by `forecaster.data.prepare` (pandas) and `forecaster.data.windows` (torch).
 """
@@ -173,6 +174,32 @@ class WindowStarts:
         stride = parts[0].stride if parts else 1
         return WindowStarts(np.concatenate([p.first for p in parts]) if parts else [],
                             np.concatenate([p.count for p in parts]) if parts else [], stride)
+
+
+def stretches(segment: np.ndarray, skip: int = 0, chunk: int = 1 << 20
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """[first, end) rows of each segment (a contiguous run of one id), both (R,), without its
+    first `skip` rows (blocked: see `blocked_rows`; a segment that short is left empty)."""
+    T = len(segment)
+    cuts = [a + 1 + np.flatnonzero(np.diff(segment[a:min(a + chunk, T - 1) + 1]))  # (chunk,) at most
+            for a in range(0, T - 1, chunk)]
+    bounds = np.concatenate([[0], *cuts, [T]]).astype(np.int64)  # (R + 1,)
+    return np.minimum(bounds[:-1] + int(skip), bounds[1:]), bounds[1:]
+
+
+def window_starts(runs: tuple[np.ndarray, np.ndarray], lookback: int, horizon: int, first: int,
+                  end: int, stride: int = 1) -> WindowStarts:
+    """Start rows s of windows whose targets [s+L, s+L+H) lie in [first, end), all rows
+    [s, s+L+H) in one of the `runs` ([first, end) rows, see `stretches`), on the grid of
+    every `stride`-th row from max(first - L, 0): per run, one range of starts."""
+    span = lookback + horizon
+    lo, hi = max(first - lookback, 0), end - span  # the first and last start the split allows
+    a = np.maximum(runs[0], lo)  # (R,) first start in each run...
+    a = lo + -(-(a - lo) // stride) * stride  # ... moved up onto the grid
+    b = np.minimum(runs[1] - span, hi)  # (R,) last start in each run
+    count = np.where(b >= a, (b - a) // stride + 1, 0)
+    keep = count > 0
+    return WindowStarts(a[keep], count[keep], stride)
 
 
 def relative_to_cutoff(x, k: int):

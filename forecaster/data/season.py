@@ -10,8 +10,12 @@ a relative forecast starts from, chosen on its validation rows. numpy and pandas
 - `choose_anchor`: the network of a relative transform predicts each step's change from an
   anchor known at the cutoff: the last value (naive) or the value one season before the
   target (seasonal naive). "auto" takes the seasonal anchor where seasonal naive's MAE on the
-  validation windows (never the test ones) is under `SEASONAL_ANCHOR_RATIO` of naive's; the
-  seasonal anchor needs the season to fit in the lookback window.
+  validation windows (never the test ones) is under `SEASONAL_ANCHOR_RATIO` of naive's.
+- `seasonal_change`: with the seasonal anchor the network also reads each target's change over
+  one season, y[t] - y[t - season], as an input column (`change_names`): the history of exactly
+  what it predicts, scale-free, and the season's structure even where the season is longer
+  than the lookback (a week of half-hours). The first `season` rows of each stretch between
+  gaps have no such change, so no window holds them (`forecaster.data.prepare.blocked_rows`).
 """
 
 from __future__ import annotations
@@ -114,18 +118,35 @@ def mean_errors(levels: np.ndarray, cutoffs: np.ndarray, horizon: int, anchors: 
 
 
 def choose_anchor(levels: np.ndarray, cutoffs: np.ndarray, horizon: int, season: int,
-                  lookback: int, anchor: str = "auto") -> tuple[np.ndarray, str]:
+                  anchor: str = "auto") -> tuple[np.ndarray, str]:
     """(H,) anchor offsets from the cutoff (all 0: the last value) and why: `anchor` "last" or
-    "seasonal" as asked, "auto" decided on the validation windows whose `cutoffs` are given."""
+    "seasonal" as asked, "auto" decided on the validation windows whose `cutoffs` are given
+    (windows that can see one season back)."""
     last = np.zeros(horizon, dtype=np.int64)
     if anchor == "last":
         return last, "forecasts are changes from the last value (--anchor last)"
-    if season <= 1 or season > lookback:
-        why = "the season is longer than the lookback" if season > lookback else "no season"
-        return last, f"forecasts are changes from the last value ({why})"
+    if season <= 1:
+        return last, "forecasts are changes from the last value (no season)"
     offsets = seasonal_offsets(season, horizon)
     naive, seasonal = mean_errors(levels, cutoffs, horizon, [np.zeros(horizon, dtype=np.int64), offsets])
     compared = f"validation MAE: seasonal naive {seasonal:.4g}, naive {naive:.4g}"
-    if anchor == "seasonal" or seasonal < SEASONAL_ANCHOR_RATIO * naive:
-        return offsets, f"forecasts are changes from the value one season back ({compared})"
+    if anchor == "seasonal" or (len(cutoffs) and seasonal < SEASONAL_ANCHOR_RATIO * naive):
+        return offsets, (f"forecasts are changes from the value one season back, and the network reads "
+                         f"each target's change over the season ({compared})")
     return last, f"forecasts are changes from the last value ({compared})"
+
+
+def change_names(targets: list[str], season: int) -> list[str]:
+    """The names of the seasonal-change inputs of `targets`, e.g. temp_change_24."""
+    return [f"{t}_change_{season}" for t in targets]
+
+
+def seasonal_change(values: np.ndarray, season: int, blocked: np.ndarray) -> np.ndarray:
+    """(T,) levels -> (T,) float64 values[t] - values[t - season], 0 on the `blocked` rows (the
+    first `season` rows of each stretch, which have no value one season back in it)."""
+    out = np.zeros(len(values))
+    for a in range(season, len(values), CHUNK):
+        b = min(a + CHUNK, len(values))
+        out[a:b] = values[a:b].astype(np.float64) - values[a - season:b - season]
+    out[blocked] = 0.0
+    return out

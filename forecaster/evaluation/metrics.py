@@ -102,6 +102,16 @@ def evaluate(p: Prepared, pred_levels: np.ndarray, model_name: str, split: str =
             "standardized": standardized, "split": split_info(p, split, len(actual))}
 
 
+def validation_errors(p: Prepared, val_pred: np.ndarray) -> dict:
+    """The metrics.json `validation` block: MAE of the model's (N, H, C) validation forecasts
+    (original units) and of naive and seasonal naive on the same windows. What development
+    decisions are checked on (the validation split also stopped training: a little optimistic);
+    never the test split."""
+    actual, observed, scale = p.actuals("val"), observed_targets(p, "val"), naive_scale(p)
+    forecasts = {"model": val_pred, **baseline_forecasts(p, "val")}
+    return {name: scores(actual, f, observed, scale)["MAE"] for name, f in forecasts.items() if name != "drift"}
+
+
 def split_info(p: Prepared, split: str, n_windows: int) -> dict:
     def stamp(row: int) -> str:
         t = p.index[min(row, len(p.index) - 1)]

@@ -118,7 +118,7 @@ class ModelCard:
     network_kwargs: dict[str, Any]  # build_network's arguments besides the name
     lookback: int
     horizon: int
-    transform: str  # log_return, delta or level (resolved, never "auto")
+    transform: str  # log_return, delta, window or level (resolved, never "auto")
     targets: list[str]
     features: list[str]  # data columns besides the targets, in input order
     calendar: list[str]  # calendar inputs after the data columns (empty: none)
@@ -132,13 +132,19 @@ class ModelCard:
     future: list[str] = field(default_factory=list)  # inputs known over the horizon: future features, then the holiday flag
     holidays: Holidays | None = None  # the holiday flag's calendar (--holidays, dated in --tz)
     static: list[str] = field(default_factory=list)  # the last inputs: encoded static attributes, per series
+    season_inputs: list[str] = field(default_factory=list)  # each target's change over one season (data.season)
     parent: str | None = None  # the run folder this model was updated from (`forecaster update`)
     forecaster_version: str = field(default=__version__)
 
     @property
     def inputs(self) -> list[str]:
-        """Every network input column, in order: targets, features, calendar, static."""
-        return [*self.targets, *self.features, *self.calendar, *self.static]
+        """Every network input column, in order: targets, features, season inputs, calendar, static."""
+        return [*self.targets, *self.features, *self.season_inputs, *self.calendar, *self.static]
+
+    @property
+    def season_lag(self) -> int:
+        """Rows back of the seasonal-change inputs (0: none)."""
+        return self.season if self.season_inputs else 0
 
     @property
     def past_features(self) -> list[str]:
@@ -171,7 +177,7 @@ class ModelCard:
             "freq": self.freq.isoformat() if self.freq is not None else None,
             "loss": self.loss, "many": self.many, "anchor_offsets": self.anchor_offsets,
             "future": self.future, "holidays": self.holidays.to_dict() if self.holidays else None,
-            "static": self.static,
+            "static": self.static, "season_inputs": self.season_inputs,
             "parent": self.parent, "series": [s.to_dict() for s in self.series],
         }, indent=2)
 
@@ -191,6 +197,7 @@ class ModelCard:
                        future=list(d.get("future", [])),  # new: none before
                        holidays=Holidays.from_dict(d["holidays"]) if d.get("holidays") else None,
                        static=list(d.get("static", [])),
+                       season_inputs=list(d.get("season_inputs", [])),  # new: none before
                        parent=d.get("parent"), forecaster_version=d["forecaster_version"])
         except (KeyError, TypeError, ValueError) as err:
             raise ConfigError(f"{source} is missing or corrupt ({type(err).__name__}: {err}); "

@@ -230,15 +230,17 @@ def last_window(card: ModelCard, s: SeriesCard, frame: ValidFrame) -> np.ndarray
     calendar = any(c != HOLIDAY for c in card.calendar)  # the made columns: holiday flag, then calendar
     inputs, names, _, blocked, _ = model_inputs(frame, card.transform, calendar, s.input_scaler,
                                                 transforms=s.column_transforms, holidays=card.holidays,
-                                                static=s.static)
+                                                static=s.static, season_lag=card.season_lag)
     if names != card.inputs:
         raise DataError(f"the new data of {s.name!r} give inputs {names}, the model was trained on "
                         f"{card.inputs}; use data with the same columns and sampling")
     tail = slice(len(inputs) - L, len(inputs))
     seg = frame.segment[tail]
     if len(inputs) < L or blocked[tail].any() or (seg != seg[-1]).any():
+        need = f"the lookback of {L}" + (f" plus the season of {card.season_lag} its seasonal-change inputs "
+                                          "look back" if card.season_lag else "")
         raise DataError(f"the data of {s.name!r} end with {int((frame.segment == frame.segment[-1]).sum())} "
-                        f"usable rows after the last gap, fewer than the lookback of {L} the model needs; "
+                        f"usable rows after the last gap, fewer than {need} the model needs; "
                         "give a longer recent history")
     return inputs.take(np.arange(tail.start, tail.stop)[None])[0]  # (1, L) rows -> (1, L, F) -> (L, F)
 

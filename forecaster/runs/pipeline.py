@@ -25,7 +25,7 @@ from forecaster.data.windows import WindowDataModule
 from forecaster.errors import ForecasterError
 from forecaster.evaluation.baselines import baseline_forecasts
 from forecaster.evaluation.intervals import Conformal, interval_metrics
-from forecaster.evaluation.metrics import evaluate
+from forecaster.evaluation.metrics import evaluate, validation_errors
 from forecaster.evaluation.tables import forecast_frame
 from forecaster.nets.build import build_network, count_parameters
 from forecaster.nets.segrnn import segment_length_for
@@ -163,6 +163,7 @@ def evaluate_network(net: TrainedNetwork, panel: Panel, data: WindowDataModule,
         check_finite(net, name, pred, val_pred)
         baselines = {**baseline_forecasts(p, "test"), **ref}
         metrics = evaluate(p, pred, net.name, "test", baselines)
+        metrics["validation"] = validation_errors(p, val_pred)
         metrics["intervals"], bounds, conformal = interval_metrics(p, val_pred, pred, m, s)
         out.append(SeriesEvaluation(name, p, pred, metrics, bounds, conformal, baselines))
     return out
@@ -202,7 +203,8 @@ def model_card(cfg: FitConfig, panel: Panel, evaluations: list[SeriesEvaluation]
         network=cfg.model, network_kwargs=network_kwargs(cfg, p), lookback=p.lookback,
         horizon=p.horizon, transform=p.transform, targets=list(p.target_names),
         features=p.input_names[len(p.target_names):n_data],
-        calendar=p.input_names[n_data:len(p.input_names) - len(p.static)], static=list(p.static),
+        season_inputs=list(p.season_inputs), static=list(p.static),
+        calendar=p.input_names[n_data + len(p.season_inputs):len(p.input_names) - len(p.static)],
         kind=p.kind, season=p.season, freq=p.freq, loss=cfg.loss, many=many,
         future=list(p.future_names), holidays=holidays_of(cfg),
         anchor_offsets=[int(o) for o in p.anchor_offsets], parent=parent,

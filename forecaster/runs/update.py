@@ -49,8 +49,8 @@ def update(run: str | Path, csv: str | None = None, time_col: str | None = None,
     cfg = child_config(parent, csv, time_col, offline, max_epochs, learning_rate, out, overwrite)
     frames = matched_series(card, load_series(cfg))
     end, new_rows = check_extends(card, frames)
-    kept = [Fitted(s.column_transforms, s.input_scaler, card.season, np.asarray(card.anchor_offsets))
-            for s in card.series]
+    kept = [Fitted(s.column_transforms, s.input_scaler, card.season, np.asarray(card.anchor_offsets),
+                   card.season_lag) for s in card.series]
     panel = prepare_panel(frames, cfg, [replace(f, input_scaler=None) for f in kept] if refit_scalers
                           else kept, test_after=end)
     if network_kwargs(cfg, panel.first) != card.network_kwargs or panel.first.input_names != card.inputs:
