@@ -7,7 +7,7 @@ from conftest import sensor_frame
 from forecaster.errors import ConfigError, DataError
 from forecaster.data.frame import validate_frame
 from forecaster.data.prepare import prepare
-from forecaster.data.rows import stretches, window_starts
+from forecaster.data.rows import stretches, window_starts, without_first
 from forecaster.data.sources import load_dataset
 
 
@@ -145,7 +145,7 @@ def test_run_length_starts_equal_the_plain_index_array_across_gaps_and_series():
             span = 12 + 4
             s = np.arange(max(first - 12, 0), end - span + 1, stride)
             plain = s[(window_segment[s] == window_segment[s + span - 1]) & (window_segment[s] >= 0)]
-            runs = window_starts(stretches(segment, skip_first), 12, 4, first, end, stride)
+            runs = window_starts(without_first(stretches(segment), skip_first), 12, 4, first, end, stride)
             np.testing.assert_array_equal(runs.rows(), plain)
             if len(plain):
                 np.testing.assert_array_equal(runs[np.arange(len(plain))[::-1]], plain[::-1])

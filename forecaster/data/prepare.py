@@ -47,7 +47,7 @@ from forecaster.config import TRANSFORMS, check_sizes
 from forecaster.data.frame import ValidFrame
 from forecaster.data.holidays import HOLIDAY, Holidays
 from forecaster.data.made import made_columns
-from forecaster.data.rows import ScaledSeries, WindowStarts, stretches, window_starts
+from forecaster.data.rows import ScaledSeries, WindowStarts, stretches, window_starts, without_first
 from forecaster.data.season import change_names, choose_anchor, detect_season, seasonal_change
 from forecaster.errors import ConfigError, DataError
 
@@ -179,9 +179,8 @@ def blocked_rows(frame: ValidFrame, transform: str, season_lag: int = 0) -> np.n
     skip = 1 if transform == "log_return" else season_lag
     blocked = np.zeros(len(frame.segment), dtype=bool)
     if skip:
-        first, end = stretches(frame.segment)
-        rows = first[:, None] + np.arange(skip)  # (R, skip)
-        blocked[rows[rows < end[:, None]]] = True
+        for first, end in zip(*stretches(frame.segment)):  # a slice per stretch: no (R, skip) index array
+            blocked[first:min(first + skip, end)] = True
     return blocked
 
 
@@ -319,17 +318,17 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
     train = slice(*bounds["train"])
     season, season_note = (frame.season, None) if frame.kind == "price" else \
         detect_season(levels[train], frame.segment[train], frame.freq, frame.season)
+    runs = stretches(frame.segment)  # (first, end) rows of each stretch between gaps
     offsets, anchor_note, lag = np.zeros(horizon, dtype=np.int64), None, 0
     if fitted is not None:
         season, season_note, lag = fitted.season, None, fitted.season_lag
         offsets = np.asarray(fitted.anchor_offsets, dtype=np.int64)
     elif transform in RELATIVE:  # decided on the validation windows that can see one season back
-        val = window_starts(stretches(frame.segment, season), lookback, horizon, *bounds["val"], stride)
+        val = window_starts(without_first(runs, season), lookback, horizon, *bounds["val"], stride)
         offsets, anchor_note = choose_anchor(levels, val.rows() + lookback - 1, horizon, season, anchor)
         lag = season if offsets.any() else 0
-        runs = stretches(frame.segment, lag)
-        if lag and anchor == "auto" and not all(len(window_starts(runs, lookback, horizon, *bounds[k], stride))
-                                                for k in SPLITS):
+        if lag and anchor == "auto" and not all(len(window_starts(without_first(runs, lag), lookback, horizon,
+                                                                  *bounds[k], stride)) for k in SPLITS):
             offsets, lag = np.zeros(horizon, dtype=np.int64), 0
             anchor_note = ("forecasts are changes from the last value (a split has no window that can see "
                            "one season back)")
@@ -338,7 +337,7 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
         fit_rows=slice(*bounds["train"]), transforms=fitted.column_transforms if fitted else None,
         holidays=holidays, static=frame.static, season_lag=lag)
 
-    runs = stretches(frame.segment, 1 if transform == "log_return" else lag)  # no window holds a blocked row
+    runs = without_first(runs, 1 if transform == "log_return" else lag)  # no window holds a blocked row
     starts = {split: window_starts(runs, lookback, horizon, *bounds[split], stride) for split in SPLITS}
     for split in SPLITS:
         if len(starts[split]) == 0:

@@ -176,15 +176,20 @@ class WindowStarts:
                             np.concatenate([p.count for p in parts]) if parts else [], stride)
 
 
-def stretches(segment: np.ndarray, skip: int = 0, chunk: int = 1 << 20
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """[first, end) rows of each segment (a contiguous run of one id), both (R,), without its
-    first `skip` rows (blocked: see `blocked_rows`; a segment that short is left empty)."""
+def stretches(segment: np.ndarray, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """[first, end) rows of each segment (a contiguous run of one id), both (R,)."""
     T = len(segment)
     cuts = [a + 1 + np.flatnonzero(np.diff(segment[a:min(a + chunk, T - 1) + 1]))  # (chunk,) at most
             for a in range(0, T - 1, chunk)]
     bounds = np.concatenate([[0], *cuts, [T]]).astype(np.int64)  # (R + 1,)
-    return np.minimum(bounds[:-1] + int(skip), bounds[1:]), bounds[1:]
+    return bounds[:-1], bounds[1:]
+
+
+def without_first(runs: tuple[np.ndarray, np.ndarray], skip: int) -> tuple[np.ndarray, np.ndarray]:
+    """`stretches` without the first `skip` rows of each (blocked: see `blocked_rows`; a
+    stretch that short is left empty)."""
+    first, end = runs
+    return np.minimum(first + int(skip), end), end
 
 
 def window_starts(runs: tuple[np.ndarray, np.ndarray], lookback: int, horizon: int, first: int,
