@@ -19,11 +19,17 @@ The gap and NaN policy, by kind:
 
 - "price" (stocks): rows are trading sessions, so weekends and market holidays are not gaps.
   A row with a NaN in a needed column is dropped. One segment.
-- "sensor" (logs): the sampling step `freq` is the median spacing; the log is binned onto that
-  regular grid (mean per bin), so missing timestamps become NaN; a log already on its grid with
-  no missing value is kept as it is. A run of up to `max_gap` missing steps is forward-filled
-  (causal: only past values, never the value after the gap); a longer run is dropped and
-  starts a new segment.
+- "sensor" (logs): a log on a calendar grid (every timestamp at midnight, naive or UTC, and
+  every one the first day of its month, or every one the last day of its month, consecutive
+  timestamps a whole number of k = 1, 3 or 12 months apart, k the smallest spacing) is sampled
+  every `freq` = `MonthBegin(k)` or `MonthEnd(k)`: its grid is every k-th month start (end)
+  from its first timestamp to its last, and each row is placed on it at its own timestamp
+  (nothing averaged, no drift), so a missing month becomes a NaN row. Any other log is sampled
+  every `freq` = its median spacing (a Timedelta) and binned onto that regular grid (mean per
+  bin), so missing timestamps become NaN. Either way a log already on its grid with no missing
+  value is kept as it is, and a run of up to `max_gap` missing steps is forward-filled (causal:
+  only past values, never the value after the gap); a longer run is dropped and starts a new
+  segment. `calendar_months` tells the two kinds of step apart for everything downstream.
 """
 
 from __future__ import annotations
@@ -32,8 +38,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from forecaster.errors import DataError
+
+# The sampling step of a sensor log: a fixed Timedelta, or a calendar offset (MonthBegin(k) or
+# MonthEnd(k), see `calendar_months`) whose steps are whole months of varying length.
+Step = pd.Timedelta | pd.offsets.BaseOffset
+CALENDAR_MONTHS = (1, 3, 12)  # the calendar grids recognised: monthly, quarterly, yearly
 
 
 @dataclass(frozen=True)
@@ -42,7 +54,7 @@ class ValidFrame:
     targets: list[str]
     features: list[str]  # past features, then the known-future ones
     kind: str  # "price" or "sensor"
-    freq: pd.Timedelta | None  # sampling step of a sensor log; None for trading sessions
+    freq: Step | None  # sampling step of a sensor log (a Timedelta or a calendar offset); None for trading sessions
     season: int  # seasonal period in rows (24 for hourly, 5 for business days...)
     segment: np.ndarray  # (T,) int32
     filled: np.ndarray  # (T, C) bool
@@ -97,14 +109,13 @@ def validate_frame(raw: pd.DataFrame, targets: list[str], features: list[str] | 
     else:
         if len(index) < 2:
             raise DataError(f"{name} needs at least 2 distinct timestamps to infer its sampling step")
-        step = _regular_step(index.asi8)
-        freq = ticks(index, step if step is not None else np.median(np.diff(index.asi8)))
+        freq, regular = _sampling_step(index)
         season = _season_for(freq)
         complete = not any(np.isnan(data[c].to_numpy()).any() for c in data)
-        if step is not None and complete:  # already on its grid: keep it as it is
+        if regular and complete:  # already on its grid: keep it as it is
             segment, filled = np.zeros(len(data), np.int32), np.zeros((len(data), len(targets)), bool)
         else:
-            data, segment, filled = _fill_gaps(data, freq, max_gap, targets, notes, name)
+            data, segment, filled = _fill_gaps(_on_grid(data, freq), max_gap, targets, notes)
     for c in targets:
         if data[c].min() == data[c].max():
             raise DataError(f"{name}: target {c!r} is constant; choose a target that varies")
@@ -137,6 +148,79 @@ def _check_index(index: pd.Index, name: str) -> pd.DatetimeIndex:
 def ticks(index: pd.DatetimeIndex, n: float) -> pd.Timedelta:
     """`n` steps of the index's integer clock (`asi8`, in the index's own unit) as a Timedelta."""
     return pd.Timedelta(int(round(n)), unit=index.unit)
+
+
+def calendar_months(freq: Step | None) -> int:
+    """Months per step of a calendar sampling step (`MonthBegin(k)` or `MonthEnd(k)`: k); 0 for
+    a fixed step (a Timedelta) or trading sessions (None). The one test of "is this a calendar
+    step" everything downstream asks."""
+    return int(freq.n) if isinstance(freq, (pd.offsets.MonthBegin, pd.offsets.MonthEnd)) else 0
+
+
+def step_text(freq: Step | None) -> str | None:
+    """A sampling step as text for JSON: a Timedelta's isoformat ("P0DT1H0M0S"), a calendar
+    offset's pandas alias ("MS", "3ME"); None stays None. `parse_step` reads it back."""
+    if freq is None:
+        return None
+    return freq.freqstr if calendar_months(freq) else freq.isoformat()
+
+
+def parse_step(text: str | None) -> Step | None:
+    """The sampling step `step_text` wrote (None or "" for trading sessions). A calendar alias
+    ends in MS or ME; anything else is a Timedelta, as every step written before calendar
+    grids. Raises ValueError for text that is neither."""
+    if not text:
+        return None
+    if not text.endswith(("MS", "ME")):
+        return pd.Timedelta(text)
+    offset = to_offset(text)
+    if not calendar_months(offset):
+        raise ValueError(f"{text!r} is not a calendar sampling step (e.g. MS, 3MS, ME)")
+    return offset
+
+
+def shifted(index: pd.DatetimeIndex, n: int, freq: Step) -> np.ndarray:
+    """(T,) int64 stamps, on `index`'s own `asi8` clock, `n` sampling steps after each of its
+    timestamps (before it for n < 0): a fixed step adds n times its length, a calendar step
+    moves n * k months (a month start stays a month start, a month end a month end)."""
+    if not calendar_months(freq):
+        return index.asi8 + n * (freq // ticks(index, 1))
+    if n == 0:
+        return index.asi8
+    # Offset arithmetic on a DatetimeIndex is vectorized; n * MonthBegin(k) is MonthBegin(n * k).
+    return (index + n * freq).as_unit(index.unit).asi8
+
+
+def _sampling_step(index: pd.DatetimeIndex) -> tuple[Step, bool]:
+    """The sampling step of a sensor log's (T >= 2) index, and whether every step is exactly
+    one: the calendar offset of a log on a calendar grid (`_calendar_step`), else the median
+    spacing as a Timedelta."""
+    calendar = _calendar_step(index)
+    if calendar is not None:
+        return calendar
+    step = _regular_step(index.asi8)
+    return ticks(index, step if step is not None else np.median(np.diff(index.asi8))), step is not None
+
+
+def _calendar_step(index: pd.DatetimeIndex) -> tuple[pd.offsets.BaseOffset, bool] | None:
+    """`MonthBegin(k)` (or `MonthEnd(k)`) and whether no step is missing, when every timestamp
+    is a midnight month start (or every one a month end) and consecutive ones are multiples of
+    k months apart, k their smallest spacing and one of CALENDAR_MONTHS; else None."""
+    if index[1] - index[0] < pd.Timedelta(days=28):  # refuses finer logs before any (T,) work
+        return None
+    if (index.asi8 % (pd.Timedelta(days=1) // ticks(index, 1))).any():  # not all at midnight
+        return None
+    if index.is_month_start.all():
+        offset = pd.offsets.MonthBegin
+    elif index.is_month_end.all():
+        offset = pd.offsets.MonthEnd
+    else:
+        return None
+    months = np.diff(index.year.to_numpy(np.int64) * 12 + index.month.to_numpy(np.int64))
+    k = int(months.min())
+    if k not in CALENDAR_MONTHS or (months % k).any():
+        return None
+    return offset(k), bool((months == k).all())
 
 
 def _regular_step(stamps: np.ndarray, chunk: int = 1 << 20) -> int | None:
@@ -174,9 +258,20 @@ def _drop_nan_rows(data: pd.DataFrame, notes: list[str], name: str):
     return data, segment, np.zeros((len(data), 0), dtype=bool)
 
 
-def _fill_gaps(data: pd.DataFrame, freq: pd.Timedelta, max_gap: int, targets: list[str],
-               notes: list[str], name: str):
-    grid = data.resample(freq, origin=data.index[0]).mean()  # (T_grid, F), NaN where no sample
+def _on_grid(data: pd.DataFrame, freq: Step) -> pd.DataFrame:
+    """(T_grid, F) `data` on the grid of its sampling step from its first timestamp, NaN where
+    no sample: on a calendar grid each row at its own timestamp (nothing averaged); with a fixed
+    step the mean of the rows in each bin."""
+    if calendar_months(freq):
+        grid = pd.date_range(data.index[0], data.index[-1], freq=freq, name=data.index.name,
+                             unit=data.index.unit)  # every k-th month start (end), first to last
+        return data.reindex(grid)  # exact timestamps: every row lies on the grid (`_calendar_step`)
+    return data.resample(freq, origin=data.index[0]).mean()
+
+
+def _fill_gaps(grid: pd.DataFrame, max_gap: int, targets: list[str], notes: list[str]):
+    """Forward-fill runs of up to `max_gap` missing steps of a (T_grid, F) `grid` (NaN where no
+    sample), drop the longer runs: the kept rows, their segments and their filled targets."""
     missing = grid.isna().to_numpy()  # (T, F)
     fill = np.zeros_like(missing)
     for j in range(missing.shape[1]):
@@ -215,7 +310,10 @@ def _short_runs(missing: np.ndarray, max_gap: int) -> np.ndarray:
     return out
 
 
-def _season_for(freq: pd.Timedelta) -> int:
+def _season_for(freq: Step) -> int:
+    months = calendar_months(freq)
+    if months:
+        return 12 // months  # a year of steps: monthly 12, quarterly 4, yearly 1
     day = pd.Timedelta(days=1)
     if freq < day and (day % freq) == pd.Timedelta(0):
         return int(day / freq)  # hourly -> 24, 15 min -> 96

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.config import TRANSFORMS, check_sizes
-from forecaster.data.frame import ValidFrame
+from forecaster.data.frame import Step, ValidFrame
 from forecaster.data.holidays import HOLIDAY, Holidays
 from forecaster.data.made import made_columns
 from forecaster.data.rows import ScaledSeries, WindowStarts, stretches, window_starts, without_first
@@ -104,7 +104,7 @@ class Prepared:
     segment: np.ndarray  # (T,) segment id of each row (see forecaster.data.frame)
     filled: np.ndarray  # (T, C) targets that were filled, not observed
     season: int
-    freq: pd.Timedelta | None
+    freq: Step | None  # the frame's sampling step (forecaster.data.frame)
     kind: str
     anchor_offsets: np.ndarray  # (H,) rows from the cutoff to each step's anchor (<= 0; see data.season)
     stride: int  # rows between consecutive window starts

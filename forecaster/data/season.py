@@ -2,7 +2,8 @@
 a relative forecast starts from, chosen on its validation rows. numpy and pandas only.
 
 - `detect_season`: the candidate periods come from the sampling step (a day and a week for
-  intraday logs, a week and a year for daily ones, a year for weekly or monthly ones); the one
+  intraday logs, a week and a year for daily ones, a year for weekly, monthly or quarterly
+  ones: 12 calendar months, 4 quarters); the one
   whose autocorrelation of the first differences over the training rows is highest (the
   shorter one when a longer period, a multiple, scores about the same), and at least
   `MIN_AUTOCORRELATION`, is the season. Without one, the season stays the one the
@@ -23,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecaster.data.frame import Step, calendar_months
+
 MIN_AUTOCORRELATION = 0.2  # of the first differences at the season's lag
 # "auto" anchors on the value one season back only where seasonal naive's validation MAE is
 # under this share of naive's: a series that mostly repeats its season (climate normals, load
@@ -31,10 +34,13 @@ MIN_AUTOCORRELATION = 0.2  # of the first differences at the season's lag
 SEASONAL_ANCHOR_RATIO = 0.5
 
 
-def candidate_periods(freq: pd.Timedelta | None) -> list[int]:
+def candidate_periods(freq: Step | None) -> list[int]:
     """Periods (in rows) worth testing for a sensor log sampled every `freq`."""
     if freq is None:  # trading sessions: prices keep the trading week of the frame
         return []
+    months = calendar_months(freq)
+    if months:  # a calendar grid: a year of steps, if a year is more than one
+        return [12 // months] if months < 12 else []
     day, week, year = pd.Timedelta(days=1), pd.Timedelta(days=7), pd.Timedelta(days=365.25)
     if freq < day:
         return [int(span / freq) for span in (day, week) if span % freq == pd.Timedelta(0)]
@@ -78,7 +84,7 @@ def changes(levels: np.ndarray, segment: np.ndarray) -> np.ndarray:
     return out
 
 
-def detect_season(levels: np.ndarray, segment: np.ndarray, freq: pd.Timedelta | None,
+def detect_season(levels: np.ndarray, segment: np.ndarray, freq: Step | None,
                   fallback: int) -> tuple[int, str]:
     """The season of (T, C) training `levels` and a sentence saying how it was found."""
     scores = {}

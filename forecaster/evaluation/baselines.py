@@ -2,7 +2,8 @@
 
 - naive: the last observed value, held for all H steps.
 - seasonal_naive: the value one season earlier (season from the frequency: 24 for hourly
-  data, 5 for trading days), repeated; looked up by timestamp across the gaps of a sensor log.
+  data, 5 for trading days, 12 for monthly), repeated; looked up by timestamp across the gaps
+  of a sensor log (on a calendar grid: the same calendar month a year back).
 - drift: the last value plus h times the average change since the start of the series.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from forecaster.data.frame import ticks
+from forecaster.data.frame import shifted
 from forecaster.data.prepare import Prepared
 
 BASELINES = ("naive", "seasonal_naive", "drift")
@@ -35,7 +36,10 @@ def _seasonal(p: Prepared, t: np.ndarray, h: np.ndarray) -> np.ndarray:
         return p.levels[rows]
     # Regular grid with gaps dropped: look the season up by timestamp; naive if it is missing.
     stamps = p.index.asi8
-    want = stamps[t][:, None] - back[None, :] * (p.freq // ticks(p.index, 1))  # (N, H) in index ticks
+    cutoffs = p.index[t]  # (N,)
+    want = np.empty((len(t), len(h)), dtype=np.int64)  # (N, H) in index ticks
+    for b in np.unique(back):  # one (N,) shift per distinct distance back
+        want[:, back == b] = shifted(cutoffs, -int(b), p.freq)[:, None]
     pos = np.clip(np.searchsorted(stamps, want), 0, len(stamps) - 1)
     found = stamps[pos] == want
     rows = np.where(found, pos, t[:, None])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from forecaster.data.frame import step_text
 from forecaster.data.prepare import Prepared
 from forecaster.evaluation.baselines import baseline_forecasts
 from forecaster.evaluation.significance import diebold_mariano, shared_steps, window_losses
@@ -121,5 +122,5 @@ def split_info(p: Prepared, split: str, n_windows: int) -> dict:
     return {"evaluated": split, "windows": n_windows, "lookback": p.lookback,
             "horizon": p.horizon, "season": p.season, "transform": p.transform,
             "anchor": "seasonal" if p.anchor_offsets.any() else "last",
-            "freq": p.freq.isoformat() if p.freq is not None else None,
+            "freq": step_text(p.freq),  # isoformat of a Timedelta, "MS" for month starts
             "targets": p.target_names, **spans}

@@ -13,13 +13,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from forecaster._io import atomic_write_text
+from forecaster.data.frame import Step, parse_step
 from forecaster.evaluation.tables import vs_naive_label
 from forecaster.report.figures import model_colors, series_figure
 from forecaster.report.page import COLORS, drawn, esc, layout, render_page
 
 
 def overlay_figure(forecasts: pd.DataFrame, models: list[str], target: str, horizon: int,
-                   unit: str, freq: pd.Timedelta | None) -> go.Figure:
+                   unit: str, freq: Step | None) -> go.Figure:
     """Held-out forecasts of every model over the actual series; legend entries toggle models,
     the buttons choose how many steps ahead."""
     f = forecasts[forecasts["target"] == target]
@@ -134,7 +135,7 @@ def comparison_html(metrics: dict) -> str:
 def compare_figures(series: pd.DataFrame, forecasts: pd.DataFrame, metrics: dict,
                     unit: str) -> dict[str, go.Figure]:
     split = metrics["split"]
-    freq = pd.Timedelta(split["freq"]) if split.get("freq") else None
+    freq = parse_step(split.get("freq"))
     spans = {k: (pd.Timestamp(split[k]["start"]), pd.Timestamp(split[k]["end"]))
              for k in ("train", "val", "test")}
     if series.index.tz is not None:

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from forecaster.data.frame import Step
 from forecaster.report.page import COLORS, SPAN_COLORS, SPAN_NAMES, drawn, esc, layout
 
 PALETTE = qualitative.D3 + qualitative.Set2
@@ -22,7 +23,7 @@ def model_colors(names: list[str]) -> dict[str, str]:
 
 
 def series_figure(series: pd.DataFrame, spans: dict, unit: str,
-                  freq: pd.Timedelta | None = None) -> go.Figure:
+                  freq: Step | None = None) -> go.Figure:
     """The whole series with the train, validation and test spans shaded."""
     fig = go.Figure()
     for col in series.columns:
@@ -36,7 +37,7 @@ def series_figure(series: pd.DataFrame, spans: dict, unit: str,
 
 
 def forecast_figure(forecasts: pd.DataFrame, model: str, target: str, horizon: int,
-                    unit: str, freq: pd.Timedelta | None = None) -> go.Figure:
+                    unit: str, freq: Step | None = None) -> go.Figure:
     """Held-out forecasts against the actual values, 1 step and H steps ahead."""
     f = forecasts[forecasts["target"] == target]
     fig = go.Figure()

@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from forecaster._io import atomic_write_text
+from forecaster.data.frame import parse_step
 from forecaster.evaluation.tables import significance_line, standardized_line, vs_naive_label
 from forecaster.report.figures import (calibration_figure, fan_figure, forecast_figure, loss_figure,
                                        series_figure, step_figure)
@@ -60,7 +61,7 @@ def figures(series: pd.DataFrame, spans: dict, forecasts: pd.DataFrame, metrics:
     """Every report figure by name, as plotly Figures."""
     model = metrics["model"]["name"]
     split = metrics["split"]
-    freq = pd.Timedelta(split["freq"]) if split.get("freq") else None
+    freq = parse_step(split.get("freq"))
     figs = {"series": series_figure(series, spans, unit, freq)}
     for target in split["targets"]:
         figs[f"forecast:{target}"] = forecast_figure(forecasts, model, target, split["horizon"],

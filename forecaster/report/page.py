@@ -11,6 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from forecaster.data.frame import Step, shifted
+
 SPAN_COLORS = {"train": "rgba(99,110,250,0.07)", "val": "rgba(255,161,90,0.15)",
                "test": "rgba(0,204,150,0.15)"}
 SPAN_NAMES = {"train": "train", "val": "validation", "test": "test (held out)"}
@@ -52,18 +54,19 @@ def downsample(values: pd.Series, max_points: int = MAX_POINTS) -> pd.Series:
     return values.iloc[np.unique(np.concatenate(keep))]
 
 
-def drawn(values: pd.Series, freq: pd.Timedelta | None) -> pd.Series:
+def drawn(values: pd.Series, freq: Step | None) -> pd.Series:
     """What a line trace draws: gaps broken, then downsampled."""
     return downsample(break_gaps(values, freq))
 
 
-def break_gaps(values: pd.Series, freq: pd.Timedelta | None) -> pd.Series:
-    """Insert a NaN inside every step longer than `freq`, so lines break at dropped gaps of a
-    sensor log instead of bridging them. Prices (`freq` None) have no gaps to break."""
+def break_gaps(values: pd.Series, freq: Step | None) -> pd.Series:
+    """Insert a NaN inside every step longer than `freq` (a Timedelta, or a calendar offset:
+    a step past the next month start), so lines break at dropped gaps of a sensor log instead of
+    bridging them. Prices (`freq` None) have no gaps to break."""
     if freq is None or len(values) < 2:
         return values
-    steps = np.diff(values.index.as_unit("ns").asi8)  # nanoseconds, like Timedelta.value
-    jumps = np.flatnonzero(steps > freq.value)
+    index = values.index.as_unit("ns")  # whatever unit the file was read in
+    jumps = np.flatnonzero(index.asi8[1:] > shifted(index[:-1], 1, freq))
     if len(jumps) == 0:
         return values
     mids = values.index[jumps] + (values.index[jumps + 1] - values.index[jumps]) / 2

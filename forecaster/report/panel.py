@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from forecaster._io import atomic_write_text
+from forecaster.data.frame import parse_step
 from forecaster.evaluation.tables import vs_naive, vs_naive_label
 from forecaster.report.figures import forecast_figure, loss_figure
 from forecaster.report.page import esc, layout, render_page
@@ -63,7 +64,7 @@ def panel_figures(metrics: dict, forecasts: pd.DataFrame, unit: str) -> dict[str
     figs = {"ratios": ratio_figure(metrics)}
     for name in list(metrics["series"])[:SHOWN_SERIES]:
         split = metrics["series"][name]["split"]
-        freq = pd.Timedelta(split["freq"]) if split.get("freq") else None
+        freq = parse_step(split.get("freq"))
         f = forecasts.xs(name, level="series")
         for target in split["targets"]:
             fig = forecast_figure(f, model, target, split["horizon"], unit, freq)

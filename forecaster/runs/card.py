@@ -21,6 +21,7 @@ import pandas as pd
 
 from forecaster import __version__
 from forecaster._io import versioned_json
+from forecaster.data.frame import Step, parse_step, step_text
 from forecaster.data.holidays import Holidays
 from forecaster.data.prepare import COLUMN_TRANSFORMS, Scaler
 from forecaster.errors import ConfigError
@@ -124,7 +125,7 @@ class ModelCard:
     calendar: list[str]  # calendar inputs after the data columns (empty: none)
     kind: str  # price or sensor
     season: int
-    freq: pd.Timedelta | None  # sampling step of a sensor log; None for trading sessions
+    freq: Step | None  # sampling step of a sensor log (Timedelta or calendar offset); None for trading sessions
     loss: str
     many: bool  # several series: forecasts carry a `series` column
     series: list[SeriesCard]
@@ -174,7 +175,7 @@ class ModelCard:
             "lookback": self.lookback, "horizon": self.horizon, "transform": self.transform,
             "targets": self.targets, "features": self.features, "calendar": self.calendar,
             "kind": self.kind, "season": self.season,
-            "freq": self.freq.isoformat() if self.freq is not None else None,
+            "freq": step_text(self.freq),
             "loss": self.loss, "many": self.many, "anchor_offsets": self.anchor_offsets,
             "future": self.future, "holidays": self.holidays.to_dict() if self.holidays else None,
             "static": self.static, "season_inputs": self.season_inputs,
@@ -191,7 +192,7 @@ class ModelCard:
                        lookback=int(d["lookback"]), horizon=int(d["horizon"]), transform=d["transform"],
                        targets=list(d["targets"]), features=list(d["features"]),
                        calendar=list(d["calendar"]), kind=d["kind"], season=int(d["season"]),
-                       freq=pd.Timedelta(d["freq"]) if d["freq"] else None, loss=d["loss"],
+                       freq=parse_step(d["freq"]), loss=d["loss"],
                        many=bool(d["many"]), series=[SeriesCard.from_dict(s) for s in d["series"]],
                        anchor_offsets=[int(o) for o in d["anchor_offsets"]],
                        future=list(d.get("future", [])),  # new: none before

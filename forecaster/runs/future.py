@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.config import FitConfig
-from forecaster.data.frame import ValidFrame, ticks
+from forecaster.data.frame import Step, ValidFrame, ticks
 from forecaster.data.holidays import HOLIDAY
 from forecaster.data.prepare import anchor_levels, model_inputs, to_levels
 from forecaster.data.rows import future_relative_to_cutoff, relative_to_cutoff
@@ -245,10 +245,11 @@ def last_window(card: ModelCard, s: SeriesCard, frame: ValidFrame) -> np.ndarray
     return inputs.take(np.arange(tail.start, tail.stop)[None])[0]  # (1, L) rows -> (1, L, F) -> (L, F)
 
 
-def future_index(last: pd.Timestamp, horizon: int, kind: str, freq: pd.Timedelta | None,
+def future_index(last: pd.Timestamp, horizon: int, kind: str, freq: Step | None,
                  exchange: str, index: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """The H timestamps after `last`: trading sessions for prices, the sampling grid for sensors."""
-    if kind != "price":
+    """The H timestamps after `last`: trading sessions for prices, the sampling grid for sensors
+    (on a calendar grid the next H month starts, or ends, of its step)."""
+    if kind != "price":  # `last + freq` is the next grid point for a Timedelta or a calendar offset
         return pd.date_range(last + freq, periods=horizon, freq=freq, name="timestamp")
     import exchange_calendars as xc  # about 0.1 s of imports, for prices only
 
