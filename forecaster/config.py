@@ -66,7 +66,7 @@ class FitConfig:
     test_size: float = _f(0.15, "test fraction (the most recent rows)", "windows")
     transform: str = _f("auto", "auto, log_return, delta, window or level (auto: log_return for prices, window for sensors)", "windows")
     anchor: str = _f("auto", "window and delta transforms: forecast changes from the last value (last), from the value one season back (seasonal), or seasonal where seasonal naive's validation MAE is under half of naive's (auto)", "windows")
-    calendar: bool = _f(True, "add cyclical calendar inputs (hour, weekday, day of year)", "windows")
+    calendar: bool = _f(True, "add cyclical calendar inputs (hour, weekday, day of year; the month for monthly or quarterly logs)", "windows")
     stride: int = _f(1, "rows between consecutive window starts", "windows")
     batch_size: int = _f(64, "windows per batch", "windows")
     # model
@@ -79,7 +79,7 @@ class FitConfig:
     cell: str = _f("gru", "recurrent cell of seq2seq, seq2seq-attn, vec2seq and segrnn: rnn, lstm or gru", "model")
     segment_length: int = _f(0, "segrnn: rows per segment (0: the detected season where it is 2 to lookback/2 rows, else lookback/4 up to 24)", "model")
     segment_decoding: str = _f("parallel", "segrnn: decode all future segments at once (parallel) or one after another, each fed the previous (recurrent)", "model")
-    norm: str = _f("last", "segrnn: per-window input normalization: last (subtract the last value), revin (also divide by the window's deviation, put back at the output) or none", "model")
+    norm: str = _f("last", "per-window normalization of the target inputs: revin (every network: relative to the window's last value and divided by its own deviation, put back at the output); last (segrnn subtracts the last value; the other networks read the inputs as the transform leaves them) or none", "model")
     attention: str = _f("additive", "seq2seq-attn scoring: additive or dot", "model")
     teacher_forcing: float = _f(0.5, "seq2seq family: chance of feeding the true previous value in training", "model")
     teacher_forcing_decay: float = _f(0.9, "multiply the teacher-forcing ratio by this after each epoch", "model")

@@ -36,6 +36,8 @@ VARIANTS = [(name, {}) for name in NETWORKS] + [
     ("seq2seq-attn", {"attention": "dot", "cell": "lstm", "n_params": 2}),
     ("segrnn", {"segment_decoding": "recurrent", "cell": "lstm"}),
     ("segrnn", {"norm": "revin", "cell": "rnn", "n_params": 2, "add_last": True}),
+    ("lstm", {"norm": "revin", "n_params": 2}),  # the window's own scale: forecaster.nets.norm
+    ("seq2seq-attn", {"norm": "revin", "add_last": True}),
 ]
 
 

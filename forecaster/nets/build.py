@@ -12,8 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from forecaster.nets import BIDIRECTIONAL, DIRECT, NETWORKS
+from forecaster.nets import BIDIRECTIONAL, DIRECT, NETWORKS, NORMS
 from forecaster.nets.encoders import Encoder
+from forecaster.nets.norm import WindowNorm
 from forecaster.nets.segrnn import SegRNN
 from forecaster.nets.seq2seq import DirectForecaster, Seq2Seq, VecToSeq
 
@@ -28,13 +29,26 @@ def build_network(name: str, n_features: int, horizon: int, n_targets: int = 1,
     """A network by name (see NETWORKS). `cell` is the recurrent cell of the seq2seq family and
     segrnn; `n_params` outputs per target and step (2 for a Gaussian head: mean, log scale);
     `n_future` known-future columns read over the horizon.
-    `segment_length`, `segment_decoding`, `norm` and `add_last` are segrnn's (see
-    `forecaster.nets.segrnn`)."""
+    `segment_length` and `segment_decoding` are segrnn's (see `forecaster.nets.segrnn`).
+    `norm` "revin" puts every network in its windows' own scale (`forecaster.nets.norm`), with
+    the last value added back at the output where `add_last` (the "level" transform); "last"
+    and "none" are segrnn's own choices, and leave the other networks as they are."""
     if name not in NETWORKS:
         raise ValueError(f"unknown network {name!r}; choose one of {', '.join(NETWORKS)}")
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
     if name == "segrnn":
         return SegRNN(n_features, horizon, n_targets, hidden_size, segment_length, cell,
                       num_layers, dropout, segment_decoding, norm, add_last, n_params, n_future)
+    net = _pointwise(name, n_features, horizon, n_targets, hidden_size, num_layers, dropout,
+                     nonlinearity, bidirectional, cell, attention, n_params, n_future)
+    return WindowNorm(net, n_targets, add_last) if norm == "revin" else net
+
+
+def _pointwise(name: str, n_features: int, horizon: int, n_targets: int, hidden_size: int,
+               num_layers: int, dropout: float, nonlinearity: str, bidirectional: bool, cell: str,
+               attention: str, n_params: int, n_future: int) -> nn.Module:
+    """Every network but segrnn, as `build_network` describes it."""
     def encoder(kind: str, bidi: bool) -> Encoder:
         return Encoder(kind, n_features, hidden_size, num_layers, dropout, bidi, nonlinearity, n_targets)
     if name in DIRECT:
@@ -69,6 +83,7 @@ def sequential_steps(net: nn.Module, lookback: int) -> int:
     """Recurrent steps one after another between the oldest input and the last output: the length
     of the gradient's path through time (segrnn: L / w encoder steps, then one parallel decoder
     step or m recurrent ones; seq2seq: L then H; vec2seq: H; direct heads: L)."""
+    net = net.network if isinstance(net, WindowNorm) else net  # the normalization adds no step
     if isinstance(net, SegRNN):
         decoder = 1 if net.decoding == "parallel" else net.n_out
         return -(-lookback // net.w) + decoder

@@ -31,7 +31,8 @@ Normalization (`norm`), per window and target channel, on the network's inputs:
 - "last": the window's last value is subtracted (the paper's choice), so a level shift never
   leaves the training range;
 - "revin": the last value subtracted and the result divided by the window's own standard
-  deviation; the forecast is multiplied by it again (RevIN-style, statistics put back);
+  deviation; the forecast is multiplied by it again (RevIN-style, statistics put back; the
+  same `forecaster.nets.norm` functions as every other network's `--norm revin`);
 - "none".
 The network predicts in the pipeline's target space: changes from the anchor under the relative
 transforms (with norm "last", the window's last value taken out of the inputs is exactly that
@@ -48,6 +49,7 @@ from torch.nn import functional as F
 
 from forecaster.nets import NORMS, SEGMENT_DECODING
 from forecaster.nets.encoders import FUSED as CELLS  # the fused torch layers by cell name
+from forecaster.nets.norm import put_back, window_scale
 from forecaster.nets.seq2seq import check_future
 LONGEST_DEFAULT_SEGMENT = 24
 
@@ -102,7 +104,7 @@ class SegRNN(nn.Module):
         series = series - last if self.norm != "none" else series
         scale = None
         if self.norm == "revin":
-            scale = series.std(dim=-1, keepdim=True).clamp_min(1e-5)  # (B, C, 1)
+            scale = window_scale(series, dim=-1)  # (B, C, 1)
             series = series / scale
         pad = n * w - L  # the window is padded at its start by repeating its first row
         series = F.pad(series, (pad, 0), mode="replicate") if pad else series  # (B, C, n * w)
@@ -123,11 +125,9 @@ class SegRNN(nn.Module):
             h = self._decode_recurrent(state, segments[:, -1], ahead)  # (B*C, m, d)
         y = self.out(self._drop(h))  # (..., m, d) -> (..., m, w * P)
         y = y.reshape(B, C, m * w, self.n_params)[:, :, :self.horizon]  # -> (B, C, H, P)
-        if scale is not None:  # back from the window's own scale; a log std moves by log(scale)
-            s = scale[..., None]  # (B, C, 1) -> (B, C, 1, 1)
-            y = torch.cat([y[..., :1] * s, y[..., 1:] + s.log()], dim=-1)
-        if self.add_last:
-            y = torch.cat([y[..., :1] + last[..., None], y[..., 1:]], dim=-1)  # + (B, C, 1, 1)
+        if scale is not None or self.add_last:  # back from the window's own scale, and level
+            y = put_back(y, None if scale is None else scale[..., None],  # (B, C, 1) -> (B, C, 1, 1)
+                         last[..., None] if self.add_last else None)  # (B, C, H, P)
         return y.permute(0, 2, 1, 3)  # (B, C, H, P) -> (B, H, C, P)
 
     def _drop(self, h: torch.Tensor) -> torch.Tensor:
