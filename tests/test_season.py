@@ -70,3 +70,19 @@ def test_window_inputs_are_relative_to_the_cutoff():
     s = p.starts["train"].rows()[:5]
     np.testing.assert_allclose(x[:, 0, 0], p.inputs[s, 0] - p.inputs[s + 23, 0], atol=1e-6)
     assert not (x[:, -1, 2:] == 0).all()  # calendar columns stay as they are
+
+
+
+@pytest.mark.parametrize("ratio, seasonal", [(0.6, True), (0.68, True), (0.72, False), (0.8, False)])
+def test_auto_takes_the_seasonal_anchor_under_seven_tenths_of_naives_validation_error(ratio, seasonal):
+    # Season 2, one step ahead. Levels r*k at t = 2k and 1 + r*k at t = 2k + 1: seasonal naive
+    # (two steps back) is off by r at every cutoff, naive by 1 or 1 - r in turn, so seasonal
+    # naive's MAE is 2r / (2 - r) of naive's; r is chosen to make that `ratio`.
+    r = 2 * ratio / (2 + ratio)
+    t = np.arange(400)
+    levels = (r * (t // 2) + (t % 2))[:, None].astype(float)  # (T, 1)
+    cutoffs = np.arange(10, 390)  # as many even cutoffs as odd ones
+    offsets, why = choose_anchor(levels, cutoffs, 1, 2)
+    seasonal_mae, naive_mae = (float(v) for v in why.split("seasonal naive ")[1].rstrip(")").split(", naive "))
+    assert seasonal_mae / naive_mae == pytest.approx(ratio, rel=1e-3)
+    assert bool(offsets.any()) is seasonal, why
