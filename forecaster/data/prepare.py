@@ -173,10 +173,16 @@ def resolve_transform(transform: str, kind: str) -> str:
     return transform
 
 
+def blocked_head(transform: str, season_lag: int = 0) -> int:
+    """Rows at the start of each stretch between gaps that no window may contain: under log
+    returns the first (no return into it); with seasonal-change inputs the first `season_lag`
+    (nothing one season back in the stretch)."""
+    return 1 if transform == "log_return" else season_lag
+
+
 def blocked_rows(frame: ValidFrame, transform: str, season_lag: int = 0) -> np.ndarray:
-    """(T,) rows no window may contain: under log returns the first row of each segment; with
-    seasonal-change inputs the first `season_lag` rows (nothing one season back in the segment)."""
-    skip = 1 if transform == "log_return" else season_lag
+    """(T,) the rows of `blocked_head` as a mask."""
+    skip = blocked_head(transform, season_lag)
     blocked = np.zeros(len(frame.segment), dtype=bool)
     if skip:
         for first, end in zip(*stretches(frame.segment)):  # a slice per stretch: no (R, skip) index array
@@ -334,10 +340,10 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
                            "one season back)")
     inputs, names, scaler, blocked, transforms = model_inputs(
         frame, transform, calendar, fitted.input_scaler if fitted else None,
-        fit_rows=slice(*bounds["train"]), transforms=fitted.column_transforms if fitted else None,
+        fit_rows=train, transforms=fitted.column_transforms if fitted else None,
         holidays=holidays, static=frame.static, season_lag=lag)
 
-    runs = without_first(runs, 1 if transform == "log_return" else lag)  # no window holds a blocked row
+    runs = without_first(runs, blocked_head(transform, lag))  # no window holds a blocked row
     starts = {split: window_starts(runs, lookback, horizon, *bounds[split], stride) for split in SPLITS}
     for split in SPLITS:
         if len(starts[split]) == 0:
