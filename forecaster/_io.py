@@ -2,17 +2,22 @@
 
 A crash never leaves a truncated file where a reader expects a whole one. `metrics_json`
 writes valid JSON only (no NaN or Infinity tokens); `versioned_json` reads a JSON file that
-declares its format.
+declares its format; `write_csv` writes a frame of forecasts.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from forecaster.errors import ConfigError
 
@@ -46,6 +51,48 @@ def versioned_json(text: str, source: str, what: str, expected: int, consequence
         raise ConfigError(f"{source} is in {what} format {fmt} (written by forecaster {version}); this "
                           f"version reads format {expected}: {consequence} with this version")
     return d
+
+
+def write_csv(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
+    """`frame` and its index as CSV at `path`, atomically: the columns and values of pandas'
+    `to_csv`, written by Arrow's CSV writer, about 7 times faster (formatting floats is what
+    costs: 1.9 million rows of forecasts, ETTh1's test windows at horizon 96, took pandas 50 s
+    on 2 cores). Timestamps keep pandas' text (formatted once per distinct value); missing
+    values are empty fields. The text differs from pandas' only in the digits of a float
+    ("3" for "3.0", "1.5e-7" for "1.5e-07": the same values read back) and, where a string
+    holds a comma, quote or line break, in quotes around every string. A frame with columns
+    of other types (booleans, categories) or an unnamed index goes through pandas itself."""
+    import pandas as pd
+    import pyarrow as pa
+    from pyarrow import csv as arrow_csv
+
+    if any(name is None for name in frame.index.names):
+        return atomic_write(path, lambda tmp: frame.to_csv(tmp))
+    flat = frame.reset_index()
+    columns = {}
+    for name, col in flat.items():
+        if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(col.dtype):
+            codes, stamps = pd.factorize(col)
+            text = pd.Index(stamps).astype(str).to_numpy(dtype=object)  # pandas' own format
+            col = pd.Series(text[codes], dtype=object).where(codes >= 0, None)
+        elif not (pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
+                  or pd.api.types.is_string_dtype(col.dtype)):
+            return atomic_write(path, lambda tmp: frame.to_csv(tmp))
+        columns[str(name)] = col
+    table = pa.Table.from_pandas(pd.DataFrame(columns), preserve_index=False)  # NaN -> null
+
+    special = set(',"\r\n')
+    quoting = "needed" if any(special.intersection(str(v)) for col in columns.values()
+                              if not pd.api.types.is_numeric_dtype(col.dtype)
+                              for v in pd.unique(col.dropna())) else "none"  # "none" refuses such values
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh, lineterminator="\n").writerow(columns)  # the header as pandas quotes it
+        with open(tmp, "ab") as fh:
+            arrow_csv.write_csv(table, fh, arrow_csv.WriteOptions(include_header=False, quoting_style=quoting))
+
+    return atomic_write(path, write)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

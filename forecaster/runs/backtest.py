@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecaster._io import atomic_write, atomic_write_text, metrics_json
+from forecaster._io import atomic_write_text, metrics_json, write_csv
 from forecaster.config import FitConfig, WINDOWS, dump_yaml, single_series
 from forecaster.data.frame import ValidFrame, slice_frame
 from forecaster.data.panel import Panel
@@ -108,7 +108,7 @@ def train_and_write(cfg: FitConfig, run_dir: Path, frame: ValidFrame, prepared: 
                             forecasts=forecasts, unit=unit_label(cfg, frame.targets), series=series,
                             folds=results)
     atomic_write_text(run_dir / "metrics.json", metrics_json(metrics))
-    atomic_write(run_dir / "forecasts.csv", lambda tmp: forecasts.to_csv(tmp))
+    write_csv(run_dir / "forecasts.csv", forecasts)
     write_backtest_report(result.report, f"{data_label(cfg)}: {cfg.model} walk-forward backtest",
                           series, forecasts, metrics, result.unit)
     return result

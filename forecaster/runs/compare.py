@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from forecaster._io import atomic_write, atomic_write_text, metrics_json
+from forecaster._io import atomic_write_text, metrics_json, write_csv
 from forecaster.errors import DataError
 from forecaster.config import FitConfig, check_models, compare_models, dump_yaml, single_series
 from forecaster.data.panel import Panel
@@ -129,7 +129,7 @@ def train_and_write(cfg: FitConfig, run_dir: Path, main: Arm, plain: Arm | None,
                            forecasts=forecasts, unit=unit_label(cfg, p.target_names), prepared=p,
                            networks=nets)
     atomic_write_text(run_dir / "metrics.json", metrics_json(metrics))
-    atomic_write(run_dir / "forecasts.csv", lambda tmp: forecasts.to_csv(tmp))
+    write_csv(run_dir / "forecasts.csv", forecasts)
     ablated = " with and without their future inputs" if ablation else ""
     write_compare_report(result.report, title=f"{data_label(cfg)}: {len(cfg.models)} networks compared{ablated}",
                          series=p.target_frame(), forecasts=forecasts, metrics=metrics, unit=result.unit,

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from forecaster._io import atomic_write, atomic_write_text
+from forecaster._io import atomic_write_text, write_csv
 from forecaster.config import FitConfig, load_yaml, make_config
 from forecaster.errors import ConfigError
 from forecaster.nets.build import build_network, distribution
@@ -97,7 +97,7 @@ def write_forecast(fc: Forecast, out: str | Path | None = None) -> Path:
 
     folder = Path(out) if out else fc.run.run_dir
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / "forecast.csv", lambda tmp: fc.table.to_csv(tmp))
+    write_csv(folder / "forecast.csv", fc.table)
     title = f"{fc.run.run_dir.name}: forecast after {fc.cutoff}"
     atomic_write_text(folder / "forecast.html", forecast_page(title, fc.history, fc.table, fc.run.card.many))
     return folder
