@@ -49,6 +49,23 @@ def test_the_anchor_is_the_baseline_better_on_validation():
     assert not choose_anchor(levels, cutoffs[:0], 6, 24)[0].any()  # no validation window sees a season back
 
 
+def test_auto_keeps_segrnn_on_the_last_value():
+    """segrnn takes each window's last value out itself: "auto" leaves it on the last value
+    where the same series gives any other network the seasonal anchor; asked, it gets either."""
+    t = np.arange(24 * 40)
+    levels = (10 * np.sin(2 * np.pi * t / 24))[:, None]  # seasonal naive is exact
+    cutoffs = np.arange(24 * 30, 24 * 35)
+    offsets, why = choose_anchor(levels, cutoffs, 6, 24, network="segrnn")
+    assert not offsets.any() and "segrnn takes each window's last value out itself" in why
+    assert choose_anchor(levels, cutoffs, 6, 24, anchor="seasonal", network="segrnn")[0].any()
+    for network in ("lstm", "seq2seq", "jordan"):
+        assert choose_anchor(levels, cutoffs, 6, 24, network=network)[0].any()
+    frame = validate_frame(sensor_frame(800), ["temp"], [])
+    assert prepare(frame, 48, 6, transform="window").anchor_offsets.any()  # the daily cycle: seasonal
+    p = prepare(frame, 48, 6, transform="window", network="segrnn")
+    assert not p.anchor_offsets.any() and any("segrnn" in n for n in p.notes)
+
+
 def test_seasonal_anchor_targets_and_levels_round_trip():
     """The windows' relative targets and `to_levels` use the same anchors: the true changes map
     back to the true values."""

@@ -3,6 +3,7 @@
 The family-wide checks (output contract, overfitting a batch, checkpoint round trip, Gaussian
 head) run over segrnn in tests/test_nets.py; these are its own."""
 
+import json
 import math
 
 import numpy as np
@@ -181,6 +182,8 @@ def test_segrnn_from_the_cli_fit_then_predict(tmp_path, capsys):
     assert code == 0
     assert "segrnn standardized (train mean/std per target): MSE" in stdout
     assert "segments of 24 rows" in stdout  # chosen from the detected daily season
+    assert "segrnn takes each window's last value out itself" in stdout  # "auto" keeps the last value
+    assert json.loads((out / "metrics.json").read_text())["split"]["anchor"] == "last"
     card = ModelCard.load(out)
     assert card.network == "segrnn" and card.network_kwargs["segment_length"] == 24
     assert main(["predict", "--run", str(out)]) == 0

@@ -142,7 +142,8 @@ def _prepare_each(frames: dict[str, ValidFrame], cfg: FitConfig, bounds_of: list
             prepared.append(prepare(frame, cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size,
                                     transform=cfg.transform, calendar=cfg.calendar,
                                     stride=cfg.stride, bounds=bounds, anchor=anchor,
-                                    fitted=fitted[i] if fitted else None, holidays=holidays_of(cfg)))
+                                    fitted=fitted[i] if fitted else None, holidays=holidays_of(cfg),
+                                    network=cfg.model))
         except DataError as err:
             if len(frames) == 1:
                 raise

@@ -300,12 +300,14 @@ def to_levels(pred: np.ndarray, anchor: np.ndarray, transform: str, target_scale
 def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.15,
             test_size: float = 0.15, transform: str = "auto", calendar: bool = True,
             stride: int = 1, bounds: dict[str, tuple[int, int]] | None = None,
-            anchor: str = "auto", fitted: Fitted | None = None, holidays: Holidays | None = None) -> Prepared:
+            anchor: str = "auto", fitted: Fitted | None = None, holidays: Holidays | None = None,
+            network: str = "") -> Prepared:
     """Split chronologically, transform, fit scalers on train, and find every valid window.
 
     `bounds` (split -> [first, end) rows) replaces the fractional split, e.g. for backtest folds.
     `fitted` keeps a trained model's transforms, scaler, season and anchor instead of deciding
-    them from these rows. `holidays` adds the holiday flag, a known-future input.
+    them from these rows. `holidays` adds the holiday flag, a known-future input. `network`
+    (the model's name) matters to the "auto" anchor only (`season.choose_anchor`).
     """
     check_sizes(lookback, horizon, val_size, test_size, stride)
     transform = resolve_transform(transform, frame.kind)
@@ -331,7 +333,7 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
         offsets = np.asarray(fitted.anchor_offsets, dtype=np.int64)
     elif transform in RELATIVE:  # decided on the validation windows that can see one season back
         val = window_starts(without_first(runs, season), lookback, horizon, *bounds["val"], stride)
-        offsets, anchor_note = choose_anchor(levels, val.rows() + lookback - 1, horizon, season, anchor)
+        offsets, anchor_note = choose_anchor(levels, val.rows() + lookback - 1, horizon, season, anchor, network)
         lag = season if offsets.any() else 0
         if lag and anchor == "auto" and not all(len(window_starts(without_first(runs, lag), lookback, horizon,
                                                                   *bounds[k], stride)) for k in SPLITS):

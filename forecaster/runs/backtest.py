@@ -120,7 +120,7 @@ def prepare_fold(cfg: FitConfig, frame: ValidFrame, k: int, rows: dict) -> Prepa
     sub = slice_frame(frame, rows["start"], rows["start"] + rows["bounds"]["test"][1])
     try:
         return prepare(sub, cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size, cfg.transform,
-                       cfg.calendar, cfg.stride, bounds=rows["bounds"], anchor=cfg.anchor)
+                       cfg.calendar, cfg.stride, bounds=rows["bounds"], anchor=cfg.anchor, network=cfg.model)
     except DataError as err:
         raise DataError(f"fold {k}: {err}; use fewer --folds or a larger --test-size") from None
 
