@@ -50,3 +50,26 @@ def test_overwrite_starts_from_clean_checkpoints(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "exists and is not empty" not in proc.stderr
     assert not stale.exists() and (tmp_path / "run" / "checkpoints" / "best.ckpt").is_file()
+
+
+def test_no_loader_worker_advice_on_a_many_core_machine(tmp_path, monkeypatch):
+    """Lightning advises DataLoader workers wherever it counts more than 2 cores (so never on
+    a 2-core machine, always on a laptop or a GPU server); the batches come from in-memory
+    windows, so `train` filters that advice, and only that."""
+    import numpy as np
+    from lightning.fabric.utilities import data as fabric_data
+
+    from forecaster.data.windows import WindowDataModule
+    from forecaster.nets.build import build_network
+    from forecaster.training.module import ForecastModule
+
+    monkeypatch.setattr(fabric_data, "_num_cpus_available", lambda: 16)
+    x = np.random.default_rng(0).standard_normal((200, 1)).astype(np.float32)
+    data = WindowDataModule(x, x, {"train": np.arange(100), "val": np.arange(120, 150)}, 16, 4, batch_size=32, seed=0)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        trainer.train(ForecastModule(build_network("lstm", 1, 4, 1, hidden_size=8)), data,
+                      trainer.make_trainer(tmp_path, max_epochs=1, patience=0, progress=False, accelerator="cpu"))
+        warnings.warn("The 'train_dataloader' does not have many workers", UserWarning)  # from here: shown
+    messages = [str(w.message) for w in seen]
+    assert [m for m in messages if "does not have many workers" in m] == ["The 'train_dataloader' does not have many workers"]

@@ -267,6 +267,10 @@ def train(module: ForecastModule, data: WindowDataModule, trainer: L.Trainer,
     started = time.perf_counter()
     try:
         with deterministic_algorithms(), warnings.catch_warnings():
+            # Lightning suggests loader workers on any machine of over 2 cores; our batches are
+            # gathered from zero-copy windows in memory, which workers would only copy.
+            warnings.filterwarnings("ignore", message=r"The '\w+_dataloader' does not have many workers",
+                                    module=r"lightning\.pytorch\.trainer\.connectors\.data_connector")
             if resume_from is not None:  # the folder holds this run's own checkpoints, as it should
                 warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty",
                                         module=r"lightning\.pytorch\.callbacks\.model_checkpoint")
