@@ -12,7 +12,7 @@ export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup setup-dev browser demo test bench bench-peers eval eval-future ltsf clean
+.PHONY: setup setup-dev browser demo test bench bench-gpu bench-peers eval eval-future ltsf clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,9 +46,15 @@ bench: setup
 	cd benchmarks && ../$(BIN)/python bench_throughput.py && ../$(BIN)/python bench_small_task.py && ../$(BIN)/python bench_end_to_end.py && \
 	  env -u MALLOC_MMAP_THRESHOLD_ -u MALLOC_TRIM_THRESHOLD_ BENCH_DEFAULT_MALLOC=1 ../$(BIN)/python bench_long_series.py && \
 	  ../$(BIN)/python bench_many_series.py && ../$(BIN)/python bench_loop_cells.py && \
-	  ../$(BIN)/python bench_latency.py
+	  ../$(BIN)/python bench_latency.py && ../$(BIN)/python bench_write_csv.py
 	$(BIN)/python -m pip install -q -e ".[export]"
 	cd benchmarks && ../$(BIN)/python bench_export.py
+
+# The timed training and prediction on a CUDA GPU under bf16 autocast (a CUDA build of torch:
+# see README "GPU"), then every network through fit and predict there (BENCHMARKS.md "GPU").
+bench-gpu: setup
+	cd benchmarks && export BENCH_DEVICE=cuda BENCH_PRECISION=bf16-mixed && ../$(BIN)/python bench_throughput.py && \
+	  ../$(BIN)/python bench_small_task.py && ../$(BIN)/python bench_loop_cells.py && ../$(BIN)/python gpu_check.py
 
 # Darts and NeuralForecast beside a plain loop and forecaster on the small task of benchmark 6,
 # each run in its own process, in their own environment (.venv-peers; see BENCHMARKS.md).

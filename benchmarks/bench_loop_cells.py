@@ -17,7 +17,7 @@ import statistics
 import torch
 from torch import nn
 
-from common import settle_times, steady_process
+from common import DEVICE, autocast, describe, settle_times, steady_process
 
 from forecaster.nets.cells import JordanRNN, LoopLSTM
 
@@ -32,11 +32,12 @@ def cells() -> dict[str, nn.Module]:
 
 def step(module: nn.Module, x: torch.Tensor, train: bool) -> None:
     if train:
-        out = module(x)
+        with autocast():
+            out = module(x)
         out = out[0] if isinstance(out, tuple) else out  # nn.LSTM: (output, state)
-        out.square().mean().backward()
+        out.float().square().mean().backward()
     else:
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast():
             module(x)
 
 
@@ -46,11 +47,13 @@ def main() -> None:
     args = parser.parse_args()
     steady_process()
     torch.manual_seed(0)
-    x = torch.randn(B, L, F)
-    reference = nn.LSTM(F, D, LAYERS, batch_first=True)
+    x = torch.randn(B, L, F, device=DEVICE)
+    reference = nn.LSTM(F, D, LAYERS, batch_first=True).to(DEVICE)
+    print(describe())
     print(f"loop cells against nn.LSTM: batch {B}, lookback {L}, {F} inputs, hidden {D} x {LAYERS}, "
           f"{torch.get_num_threads()} threads, interleaved pairs, medians")
     for name, cell in cells().items():
+        cell.to(DEVICE)
         for train in (True, False):
             for _ in range(3):  # warm-up
                 step(cell, x, train), step(reference, x, train)

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from bench_throughput import product_train, reference_train
-from common import settle_times, steady_process
+from common import describe, settle_times, steady_process
 from forecaster.data.sources import load_dataset
 from forecaster.data.windows import WindowDataModule
 from forecaster.nets.build import build_network
@@ -87,6 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     steady_process()
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    print(describe())
     data = setup()
     assert len(data.dataset("train")) == TRAIN_WINDOWS and len(data.dataset("val")) == VAL_WINDOWS
     if args.profile:

@@ -1,7 +1,7 @@
 """Benchmarks 1 and 2: training and prediction throughput, product against a pure-PyTorch floor.
 
 Reference settings: lookback 64, horizon 16, LSTM hidden 64 x 2 layers, batch 128, 5 epochs,
-float32, 2 threads. The reference is the same network and the same zero-copy windows, with
+float32, 2 threads (or BENCH_DEVICE / BENCH_PRECISION: see common.py). The reference is the same network and the same zero-copy windows, with
 shuffled indices, clipping, Adam and one validation pass per epoch in a plain loop; the product is WindowDataModule + ForecastModule +
 Lightning Trainer through `forecaster.training.trainer.make_trainer` (clipping, checkpoints, early-stopping
 bookkeeping, gradient-norm history, finite-loss guard: everything a real fit does).
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from common import sensor_arrays, settle_times, steady_process
+from common import ACCELERATOR, DEVICE, PRECISION, autocast, describe, sensor_arrays, settle_times, steady_process
 from forecaster.training.module import ForecastModule
 from forecaster.nets.build import build_network
 from forecaster.training.inference import predict_windows
@@ -56,23 +56,24 @@ def reference_train(data: WindowDataModule, make_network=network, epochs: int = 
 
 
 def _reference_train(data: WindowDataModule, make_network, epochs: int) -> None:
-    net = make_network()
+    net = make_network().to(DEVICE)
     batch = data.batch_size
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     ds, val = data.dataset("train"), data.dataset("val")
     g = torch.Generator().manual_seed(0)
     for _ in range(epochs):
         net.eval()
-        with torch.inference_mode():  # one validation pass per epoch, as the product does
+        with torch.inference_mode(), autocast():  # one validation pass per epoch, as the product does
             for i in range(0, len(val), batch):
                 x, y, _ = val[torch.arange(i, min(i + batch, len(val)))]
-                F.mse_loss(net(x)[..., 0], y)  # (B, H, C, 1) -> (B, H, C)
+                F.mse_loss(net(x.to(DEVICE))[..., 0].float(), y.to(DEVICE))  # (B, H, C, 1) -> (B, H, C)
         net.train()
         order = torch.randperm(len(ds), generator=g)
         for i in range(0, len(ds), batch):
             x, y, _ = ds[order[i:i + batch]]
             opt.zero_grad()
-            loss = F.mse_loss(net(x)[..., 0], y)  # (B, H, C, 1) -> (B, H, C)
+            with autocast():
+                loss = F.mse_loss(net(x.to(DEVICE))[..., 0].float(), y.to(DEVICE))  # (B, H, C, 1) -> (B, H, C)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
@@ -81,7 +82,8 @@ def _reference_train(data: WindowDataModule, make_network, epochs: int) -> None:
 def product_train(data: WindowDataModule, make_network=network, epochs: int = EPOCHS, patience: int = 0) -> None:
     """What `forecaster fit` runs to train, checkpoints included, into a temporary folder."""
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = make_trainer(Path(tmp), max_epochs=epochs, patience=patience, progress=False)
+        trainer = make_trainer(Path(tmp), max_epochs=epochs, patience=patience, progress=False,
+                               accelerator=ACCELERATOR, devices=1, precision=PRECISION)
         train(ForecastModule(make_network()), data, trainer)
 
 
@@ -98,19 +100,20 @@ def main() -> None:
     steady_process()
     import logging
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    print(describe())
     data = setup()
     n_train = len(data.dataset("train"))
     report("training throughput", "windows/s", EPOCHS * n_train, lambda: reference_train(data),
            lambda: product_train(data), target=0.97)
 
-    module = ForecastModule(network()).eval()
+    module = ForecastModule(network()).to(DEVICE).eval()
     ds = data.dataset("test")
 
     @torch.inference_mode()
-    def reference_predict():
+    def reference_predict():  # float32, as the product predicts whatever precision it trained in
         for i in range(0, len(ds), 1024):
             x = ds[torch.arange(i, min(i + 1024, len(ds)))].x
-            module.network(x)
+            module.network(x.to(DEVICE)).cpu()
 
     report("prediction throughput", "windows/s", len(ds), reference_predict,
            lambda: predict_windows(module, data, "test"), target=0.9)

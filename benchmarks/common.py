@@ -12,14 +12,37 @@ import torch
 from verdicts import Verdict, settle
 
 THREADS = 2
+# Where the timed training and prediction run: `make bench-gpu` sets BENCH_DEVICE=cuda and
+# BENCH_PRECISION=bf16-mixed (Lightning's precision names; the reference loop then runs under
+# the same bf16 autocast). The default is the 2-core CPU the targets are set for.
+DEVICE = torch.device(os.environ.get("BENCH_DEVICE", "cpu"))
+PRECISION = os.environ.get("BENCH_PRECISION", "32-true")
+ACCELERATOR = "gpu" if DEVICE.type == "cuda" else "cpu"
+
+
+def autocast():
+    """The reference's autocast context for PRECISION (a no-op at 32-true)."""
+    return torch.autocast(DEVICE.type, dtype=torch.bfloat16, enabled=PRECISION == "bf16-mixed")
+
+
+def sync() -> None:
+    """Wait for the device's queued work, so that a host clock times what ran."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def describe() -> str:
+    """One line naming where the benchmark ran."""
+    where = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    return f"device: {where}, precision {PRECISION}, torch {torch.__version__}"
 
 
 def steady_process() -> None:
-    if os.environ.get("BENCH_DEFAULT_MALLOC"):
-        torch.set_num_threads(THREADS)
-        return
-    """2 threads, and glibc malloc keeping large temporaries (see README "Performance")."""
+    """2 threads, and glibc malloc keeping large temporaries (see README "Performance"), unless
+    BENCH_DEFAULT_MALLOC asks for the default malloc (the memory benchmark's target)."""
     torch.set_num_threads(THREADS)
+    if os.environ.get("BENCH_DEFAULT_MALLOC"):
+        return
     try:  # M_MMAP_THRESHOLD = -3, M_TRIM_THRESHOLD = -1
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-3, 1 << 30)
@@ -50,8 +73,10 @@ def time_pair(fn_ref, fn_product, i: int) -> tuple[float, float]:
     speed favours neither."""
     times = {}
     for fn in ((fn_ref, fn_product) if i % 2 == 0 else (fn_product, fn_ref)):
+        sync()
         start = time.perf_counter()
         fn()
+        sync()
         times[fn] = time.perf_counter() - start
     return times[fn_ref], times[fn_product]
 

@@ -83,12 +83,19 @@ def to_best(r: dict) -> float:
     return r["train s"] * r["best epoch"] / max(r["epochs"], 1)
 
 
+def where(command: str) -> str:
+    """The machine the fits ran on: the GPU when the command asked for one."""
+    cpu = f"{platform.machine()} with {torch.get_num_threads()} torch threads ({os.cpu_count()} cores seen)"
+    if "--accelerator gpu" in command and torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}), {cpu}"
+    return cpu
+
+
 def markdown(rows: list[dict], name: str, command: str, total: float) -> str:
     def f(v, d=3):
         return "" if v is None else f"{v:.{d}f}" if isinstance(v, float) else str(v)
     lines = [f"# LTSF benchmark: {name}, lookback 96", "",
-             f"Measured by `{command}` on {platform.machine()} with {torch.get_num_threads()} torch "
-             f"threads ({os.cpu_count()} cores seen), torch {torch.__version__}; {total / 60:.1f} min in all.",
+             f"Measured by `{command}` on {where(command)}, torch {torch.__version__}; {total / 60:.1f} min in all.",
              "Standardized test MSE / MAE (each channel with its training mean and deviation), 7 channels, "
              "splits 8640 / 2880 / 2880 rows. Published: SegRNN's README.", "",
              "| model | H | MSE | MAE | published MSE | published MAE | vs published | train s | s to best epoch | epochs (best) | parameters |",
