@@ -1,10 +1,12 @@
 """Benchmarks 1 and 2: training and prediction throughput, product against a pure-PyTorch floor.
 
 Reference settings: lookback 64, horizon 16, LSTM hidden 64 x 2 layers, batch 128, 5 epochs,
-float32, 2 threads (or BENCH_DEVICE / BENCH_PRECISION: see common.py). The reference is the same network and the same zero-copy windows, with
-shuffled indices, clipping, Adam and one validation pass per epoch in a plain loop; the product is WindowDataModule + ForecastModule +
-Lightning Trainer through `forecaster.training.trainer.make_trainer` (clipping, checkpoints, early-stopping
-bookkeeping, gradient-norm history, finite-loss guard: everything a real fit does).
+float32, 2 threads (on a GPU: BENCH_DEVICE and BENCH_PRECISION, see common.py). The reference
+is the same network and the same zero-copy windows, with shuffled indices, clipping, Adam and
+one validation pass per epoch in a plain loop; the product is WindowDataModule +
+ForecastModule + Lightning Trainer through `forecaster.training.trainer.make_trainer`
+(clipping, checkpoints, early-stopping bookkeeping, gradient-norm history, finite-loss guard:
+everything a real fit does).
 """
 
 from __future__ import annotations
