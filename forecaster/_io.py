@@ -57,27 +57,32 @@ def write_csv(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
     """`frame` and its index as CSV at `path`, atomically: the columns and values of pandas'
     `to_csv`, written by Arrow's CSV writer, about 7 times faster (formatting floats is what
     costs: the 1.9 million rows of ETTh1's test forecasts at horizon 96 take pandas 19 s on
-    2 cores, this 2.6 s; benchmarks/bench_write_csv.py). Timestamps keep pandas' text (formatted once per distinct value); missing
-    values are empty fields. The text differs from pandas' only in the digits of a float
-    ("3" for "3.0", "1.5e-7" for "1.5e-07": the same values read back) and, where a string
-    holds a comma, quote or line break, in quotes around every string. A frame with columns
-    of other types (booleans, categories) or an unnamed index goes through pandas itself."""
+    2 cores, this 2.6 s; benchmarks/bench_write_csv.py). Timestamps keep pandas' text
+    (formatted once per distinct value); missing values are empty fields. The text differs
+    from pandas' only in the digits of a float ("3" for "3.0", "1.5e-7" for "1.5e-07": the
+    same values read back) and, where a string holds a comma, quote or line break, in quotes
+    around every string. A frame with columns of other types (booleans, categories) or an
+    unnamed index goes through pandas itself."""
     import pandas as pd
     import pyarrow as pa
     from pyarrow import csv as arrow_csv
 
-    if any(name is None for name in frame.index.names):
-        return atomic_write(path, lambda tmp: frame.to_csv(tmp))
+    def is_stamp(dtype) -> bool:
+        return isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype)
+
+    def arrow_writes(dtype) -> bool:  # as pandas would: numbers but booleans, strings, timestamps
+        return (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+                or pd.api.types.is_string_dtype(dtype) or is_stamp(dtype))
+
     flat = frame.reset_index()
+    if any(name is None for name in frame.index.names) or not all(arrow_writes(c.dtype) for _, c in flat.items()):
+        return atomic_write(path, lambda tmp: frame.to_csv(tmp))
     columns = {}
     for name, col in flat.items():
-        if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(col.dtype):
+        if is_stamp(col.dtype):
             codes, stamps = pd.factorize(col)
             text = pd.Index(stamps).astype(str).to_numpy(dtype=object)  # pandas' own format
             col = pd.Series(text[codes], dtype=object).where(codes >= 0, None)
-        elif not (pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
-                  or pd.api.types.is_string_dtype(col.dtype)):
-            return atomic_write(path, lambda tmp: frame.to_csv(tmp))
         columns[str(name)] = col
     table = pa.Table.from_pandas(pd.DataFrame(columns), preserve_index=False)  # NaN -> null
 
