@@ -8,7 +8,7 @@ from forecaster.data.windows import Batch
 from forecaster.training.module import ForecastModule
 from forecaster.nets import NETWORKS
 from forecaster.nets.build import build_network, count_parameters
-from forecaster.nets.cells import JordanRNN, LoopLSTM
+from forecaster.nets.cells import CoupledLSTM, JordanRNN, LoopLSTM
 from forecaster.training.diagnostics import gradient_flow
 
 SHAPES = {"N-to-1": 1, "N-to-M": 4}
@@ -76,11 +76,14 @@ def test_loop_lstm_matches_torch_lstm():
 
 
 def test_cifg_recurrence_is_the_coupled_lstm():
-    """The CIFG step c = g + f (c - g) is f c + (1 - f) g, checked against a textbook loop."""
+    """The product's CIFG (the fused kernel on tied weights) and the loop's step c = g + f (c - g)
+    are both f c + (1 - f) g, checked against a textbook loop."""
     torch.manual_seed(0)
-    cifg = LoopLSTM(3, 6, coupled=True)
+    loop = LoopLSTM(3, 6, coupled=True)
+    fused = CoupledLSTM(3, 6)
+    fused.load_state_dict(loop.state_dict())  # the same parameter names and shapes
     x = torch.randn(4, 9, 3)
-    w_ih, w_hh, b = cifg.weight_ih[0], cifg.weight_hh[0], cifg.bias[0]
+    w_ih, w_hh, b = loop.weight_ih[0], loop.weight_hh[0], loop.bias[0]
     h, c, hs = torch.zeros(4, 6), torch.zeros(4, 6), []
     for t in range(9):
         f, g, o = (x[:, t] @ w_ih.T + h @ w_hh.T + b).split(6, dim=1)
@@ -88,16 +91,44 @@ def test_cifg_recurrence_is_the_coupled_lstm():
         c = f * c + (1 - f) * g
         h = o * torch.tanh(c)
         hs.append(h)
-    torch.testing.assert_close(cifg(x), torch.stack(hs, dim=1), atol=1e-6, rtol=1e-5)
+    want = torch.stack(hs, dim=1)
+    torch.testing.assert_close(loop(x), want, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(fused(x), want, atol=1e-6, rtol=1e-5)
+
+
+def test_fused_cifg_trains_like_the_loop():
+    """The gradients reach the three gates' weights through the tying: the input gate's share
+    arrives at the forget gate's rows negated, as the loop's 1 - f gives it."""
+    torch.manual_seed(0)
+    loop = LoopLSTM(5, 16, num_layers=2, coupled=True)
+    fused = CoupledLSTM(5, 16, num_layers=2)
+    fused.load_state_dict(loop.state_dict())
+    x = torch.randn(8, 30, 5)
+    loop(x).square().sum().backward()
+    fused(x).square().sum().backward()
+    for (name, want), got in zip(loop.named_parameters(), fused.parameters()):
+        torch.testing.assert_close(got.grad, want.grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_fused_cifg_drops_out_between_layers_only_in_training():
+    torch.manual_seed(0)
+    net = CoupledLSTM(4, 8, num_layers=2, dropout=0.5)
+    x = torch.randn(3, 7, 4)
+    net.eval()
+    torch.testing.assert_close(net(x), net(x))
+    net.train()
+    assert not torch.allclose(net(x), net(x))
+    one = CoupledLSTM(4, 8, num_layers=1, dropout=0.5).train()  # no layer above: nothing to drop
+    torch.testing.assert_close(one(x), one(x))
 
 
 def test_cifg_ties_the_input_gate_to_the_forget_gate():
-    cifg = LoopLSTM(4, 8, coupled=True)
     full = LoopLSTM(4, 8)
-    assert count_parameters(cifg) * 4 == count_parameters(full) * 3  # one gate fewer
-    with torch.no_grad():  # forget gate saturated open => input gate 1 - f = 0: c stays 0
-        cifg.bias[0][:8] = 50.0
-    assert cifg(torch.randn(2, 6, 4)).abs().max() < 1e-6
+    for cifg in (LoopLSTM(4, 8, coupled=True), CoupledLSTM(4, 8)):
+        assert count_parameters(cifg) * 4 == count_parameters(full) * 3  # one gate fewer
+        with torch.no_grad():  # forget gate saturated open => input gate 1 - f = 0: c stays 0
+            cifg.bias[0][:8] = 50.0
+        assert cifg(torch.randn(2, 6, 4)).abs().max() < 1e-6
 
 
 def test_jordan_feeds_back_the_output_not_the_hidden_state():

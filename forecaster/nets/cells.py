@@ -1,7 +1,8 @@
-"""Hand-written recurrent layers for the variants torch has no fused kernel for.
+"""Recurrent layers for the variants torch has no module for.
 
-Each is vectorized over the batch: the input projection of all L steps is one matrix product,
-and only the recurrence runs as a Python loop over time.
+`JordanRNN` and `LoopLSTM` are written out: vectorized over the batch, the input projection of
+all L steps is one matrix product, and only the recurrence runs as a Python loop over time.
+`CoupledLSTM` runs torch's fused LSTM kernel on tied weights.
 
 - `JordanRNN`: the previous step's *output* y_{t-1}, not the hidden state, is fed back:
       h_t = tanh(W_x x_t + W_y y_{t-1} + b),   y_t = W_o h_t + b_o
@@ -11,7 +12,13 @@ and only the recurrence runs as a Python loop over time.
       c_t = f_t * c_{t-1} + i_t * g_t,   h_t = o_t * tanh(c_t)
   With `coupled=True` it is the CIFG LSTM: the input gate is tied to the forget gate,
   i_t = 1 - f_t, so there is one gate fewer. With `coupled=False` and the same weights it
-  reproduces `torch.nn.LSTM` (tested to 1e-5).
+  reproduces `torch.nn.LSTM` (tested to 1e-5). The product's CIFG is `CoupledLSTM`; this loop
+  is the written-out reference it is tested against.
+- `CoupledLSTM`: the CIFG LSTM at fused speed. Because 1 - sigmoid(a) = sigmoid(-a), tying
+  i_t = 1 - f_t is the same as an LSTM whose input-gate weights are the forget gate's, negated.
+  Its parameters are the three gates' weights (f, g, o); each call builds the four-gate weights
+  (-f, f, g, o) from them and runs torch's LSTM kernel (cuDNN on a GPU), and autograd carries
+  the input gate's gradient back to the forget gate's weights through the negation.
 """
 
 from __future__ import annotations
@@ -117,3 +124,46 @@ def lstm_steps(xp: torch.Tensor, w_hh: torch.Tensor, coupled: bool) -> torch.Ten
         h = o * torch.tanh(c)
         hs.append(h)
     return torch.stack(hs, dim=1)  # L x (B, D) -> (B, L, D)
+
+
+class CoupledLSTM(nn.Module):
+    """The CIFG LSTM (i_t = 1 - f_t) through torch's fused LSTM kernel, as the module docstring
+    explains. Parameters as `LoopLSTM(coupled=True)`: per layer `weight_ih` (3D, F),
+    `weight_hh` (3D, D) and `bias` (3D), gates f, g, o."""
+
+    def __init__(self, n_features: int, hidden_size: int, num_layers: int = 1,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout  # between layers, applied by the kernel in training
+        sizes = [n_features] + [hidden_size] * (num_layers - 1)
+        self.weight_ih = nn.ParameterList(nn.Parameter(torch.empty(3 * hidden_size, n)) for n in sizes)
+        self.weight_hh = nn.ParameterList(nn.Parameter(torch.empty(3 * hidden_size, hidden_size)) for _ in sizes)
+        self.bias = nn.ParameterList(nn.Parameter(torch.empty(3 * hidden_size)) for _ in sizes)
+        bound = 1 / math.sqrt(hidden_size)  # torch.nn.LSTM's initialization
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def lstm_weights(self) -> list[torch.Tensor]:
+        """The tied four-gate weights in torch's order, per layer w_ih (4D, F), w_hh (4D, D),
+        b_ih (4D), b_hh (4D, zero): views of one contiguous buffer, as `nn.LSTM` keeps its
+        weights for cuDNN (`flatten_parameters`)."""
+        D = self.hidden_size
+        pieces = []
+        for w_ih, w_hh, b in zip(self.weight_ih, self.weight_hh, self.bias):
+            for w in (w_ih, w_hh, b):
+                pieces.append(torch.cat([-w[:D], w]))  # (3D, ...) -> (4D, ...): i = -f, then f, g, o
+            pieces.append(b.new_zeros(4 * D))  # b_hh: the bias is all in b_ih
+        flat = torch.cat([p.reshape(-1) for p in pieces])
+        views = flat.split([p.numel() for p in pieces])
+        return [v.view(p.shape) for v, p in zip(views, pieces)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, F) -> (B, L, D): the hidden sequence of the top layer."""
+        h0 = x.new_zeros(self.num_layers, x.shape[0], self.hidden_size)  # (layers, B, D)
+        # torch.lstm is what nn.LSTM calls: input, (h0, c0), weights, has_biases, num_layers,
+        # dropout, train, bidirectional, batch_first
+        out, _, _ = torch.lstm(x, (h0, h0), self.lstm_weights(), True, self.num_layers,
+                               self.dropout, self.training, False, True)
+        return out

@@ -1,7 +1,8 @@
 """Encoders read a window (B, L, F) into per-step states (B, L, D) and a summary (B, D).
 
-The Elman RNN, LSTM and GRU use torch's fused kernels (cuDNN on a GPU); Jordan and CIFG use
-the loops of `forecaster.nets.cells`. Bidirectional encoders run over the input window only,
+The Elman RNN, LSTM and GRU use torch's fused kernels (cuDNN on a GPU), and so does CIFG, as an
+LSTM with tied weights (`forecaster.nets.cells.CoupledLSTM`); Jordan runs the loop of
+`forecaster.nets.cells.JordanRNN`. Bidirectional encoders run over the input window only,
 never over the future; their summary joins the forward state after the last step with the
 backward state after the first.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from forecaster.nets.cells import JordanRNN, LoopLSTM
+from forecaster.nets.cells import CoupledLSTM, JordanRNN
 
 FUSED: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 CUSTOM = ("jordan", "cifg")
@@ -37,8 +38,7 @@ class Encoder(nn.Module):
             self.rnn = JordanRNN(n_features, hidden_size, output_size=n_targets,
                                  num_layers=num_layers, dropout=drop, nonlinearity=nonlinearity)
         elif cell == "cifg":
-            self.rnn = LoopLSTM(n_features, hidden_size, num_layers=num_layers, dropout=drop,
-                                coupled=True)
+            self.rnn = CoupledLSTM(n_features, hidden_size, num_layers=num_layers, dropout=drop)
         else:
             raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join([*FUSED, *CUSTOM])}")
 
