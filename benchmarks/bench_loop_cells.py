@@ -1,6 +1,7 @@
 """Benchmark: the cells torch has no module for against torch's fused `nn.LSTM` of the same
-size, measured in the same run: CIFG as the product runs it (`CoupledLSTM`, the fused kernel
-on tied weights), Jordan's loop, and the written-out loops CIFG and the LSTM are tested against.
+size, measured in the same run: CIFG and Jordan as the product runs them (torch's LSTM kernel
+on tied weights; the RNN kernel from Jordan's second step), and the written-out loops of CIFG
+and the LSTM that the tests check against.
 
 Training: forward, MSE loss and backward of one batch; inference: a forward pass under
 `inference_mode`. Each cell and the reference alternate in interleaved pairs; the ratio is the

@@ -131,6 +131,35 @@ def test_cifg_ties_the_input_gate_to_the_forget_gate():
         assert cifg(torch.randn(2, 6, 4)).abs().max() < 1e-6
 
 
+def _jordan_textbook(net: JordanRNN, x: torch.Tensor) -> torch.Tensor:
+    """h_t = act(W_x x_t + W_y y_{t-1} + b), y_t = W_o h_t + b_o, y_0 = 0, step by step."""
+    for w_x, w_y, w_o in zip(net.w_x, net.w_y, net.w_o):
+        y, hs = x.new_zeros(x.shape[0], net.output_size), []
+        for t in range(x.shape[1]):
+            h = net.act(w_x(x[:, t]) + w_y(y))
+            y = w_o(h)
+            hs.append(h)
+        x = torch.stack(hs, dim=1)
+    return x
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_jordan_on_the_elman_kernel_is_the_textbook_recurrence(nonlinearity):
+    """The kernel runs W_y y_{t-1} as (W_y W_o) h_{t-1} + W_y b_o from step 2: the same outputs
+    and the same gradients as feeding back y step by step."""
+    torch.manual_seed(0)
+    net = JordanRNN(3, 16, output_size=2, num_layers=2, nonlinearity=nonlinearity)
+    x = torch.randn(8, 40, 3)
+    got, want = net(x), _jordan_textbook(net, x)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    params = list(net.parameters())
+    for g, w in zip(torch.autograd.grad(got.square().sum(), params),
+                    torch.autograd.grad(want.square().sum(), params)):
+        torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-4)
+    one = torch.randn(8, 1, 3)  # a single step: no feedback at all
+    torch.testing.assert_close(net(one), _jordan_textbook(net, one))
+
+
 def test_jordan_feeds_back_the_output_not_the_hidden_state():
     torch.manual_seed(0)
     net = JordanRNN(3, 16, output_size=2)

@@ -1,13 +1,18 @@
 """Recurrent layers for the variants torch has no module for.
 
-`JordanRNN` and `LoopLSTM` are written out: vectorized over the batch, the input projection of
-all L steps is one matrix product, and only the recurrence runs as a Python loop over time.
-`CoupledLSTM` runs torch's fused LSTM kernel on tied weights.
+`JordanRNN` and `CoupledLSTM` (CIFG) run torch's fused kernels (cuDNN on a GPU) on weights
+computed from their own parameters, so gradients reach those parameters through the
+computation. `LoopLSTM` is the LSTM written out, the reference CIFG is tested against:
+vectorized over the batch, the input projection of all L steps is one matrix product, and only
+the recurrence runs as a Python loop over time.
 
 - `JordanRNN`: the previous step's *output* y_{t-1}, not the hidden state, is fed back:
       h_t = tanh(W_x x_t + W_y y_{t-1} + b),   y_t = W_o h_t + b_o
   Its memory is the low-dimensional output y (here `output_size`, default the number of
-  targets), which is what sets it apart from the Elman RNN.
+  targets), which is what sets it apart from the Elman RNN. With y_0 = 0 the first step reads
+  no feedback; from the second on W_y y_{t-1} = (W_y W_o) h_{t-1} + W_y b_o, an Elman
+  recurrence whose D x D recurrent matrix has rank at most O: torch's RNN kernel runs those
+  steps from h_1, and the outputs and gradients match the written-out loop (tested to 1e-5).
 - `LoopLSTM`: the LSTM written out, gates in torch's order (input, forget, cell, output):
       c_t = f_t * c_{t-1} + i_t * g_t,   h_t = o_t * tanh(c_t)
   With `coupled=True` it is the CIFG LSTM: the input gate is tied to the forget gate,
@@ -35,6 +40,7 @@ class JordanRNN(nn.Module):
         super().__init__()
         self.hidden_size = hidden_size
         self.output_size = output_size
+        self.nonlinearity = nonlinearity
         self.act = torch.tanh if nonlinearity == "tanh" else torch.relu
         sizes = [n_features] + [hidden_size] * (num_layers - 1)
         self.w_x = nn.ModuleList(nn.Linear(n, hidden_size) for n in sizes)
@@ -44,20 +50,21 @@ class JordanRNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, F) -> (B, L, D): the hidden sequence of the top layer."""
+        elman = torch.rnn_tanh if self.nonlinearity == "tanh" else torch.rnn_relu
         for i, (w_x, w_y, w_o) in enumerate(zip(self.w_x, self.w_y, self.w_o)):
             if i:
                 x = self.dropout(x)
-            # (B, L, F) -> (B, L, D), all steps at once -> L x (B, D). unbind, not xp[:, t]: its
-            # backward writes each step's gradient into one (B, L, D) tensor, where indexing would
-            # allocate and add a full-size zero tensor per step.
-            steps = w_x(x).unbind(1)
-            y = x.new_zeros(x.shape[0], self.output_size)  # (B, O)
-            hs = []
-            for xp_t in steps:
-                h = self.act(xp_t + w_y(y))  # (B, D)
-                y = w_o(h)  # (B, D) -> (B, O)
-                hs.append(h)
-            x = torch.stack(hs, dim=1)  # L x (B, D) -> (B, L, D)
+            h1 = self.act(w_x(x[:, 0]))  # (B, F) -> (B, D): y_0 = 0, nothing fed back yet
+            if x.shape[1] == 1:
+                x = h1[:, None]  # (B, D) -> (B, 1, D)
+                continue
+            # From step 2 on, W_y y_{t-1} = W_y W_o h_{t-1} + W_y b_o: the Elman recurrence with
+            # W_hh = W_y W_o (D x D, rank <= O) and b_hh = W_y b_o, which torch's kernel runs
+            # (torch.rnn_* is what nn.RNN calls: input, h0, weights, has_biases, num_layers,
+            # dropout, train, bidirectional, batch_first).
+            weights = one_buffer([w_x.weight, w_y.weight @ w_o.weight, w_x.bias, w_y.weight @ w_o.bias])
+            rest, _ = elman(x[:, 1:], h1[None], weights, True, 1, 0.0, self.training, False, True)
+            x = torch.cat([h1[:, None], rest], dim=1)  # (B, 1, D) + (B, L-1, D) -> (B, L, D)
         return x
 
 
@@ -111,7 +118,9 @@ def lstm_steps(xp: torch.Tensor, w_hh: torch.Tensor, coupled: bool) -> torch.Ten
     w_hh_t = w_hh.T  # (D, G*D)
     h, c = xp.new_zeros(B, D), xp.new_zeros(B, D)
     hs = []
-    for xp_t in xp.unbind(1):  # unbind, not xp[:, t]: see JordanRNN
+    # unbind, not xp[:, t]: its backward writes each step's gradient into one (B, L, G*D) tensor,
+    # where indexing would allocate and add a full-size zero tensor per step.
+    for xp_t in xp.unbind(1):
         z = torch.addmm(xp_t, h, w_hh_t)  # (B, D) @ (D, G*D) + (B, G*D)
         gates = torch.sigmoid(z).split(D, dim=1)  # G x (B, D); g's sigmoid unused
         g = torch.tanh(z[:, g_cols])
@@ -147,17 +156,14 @@ class CoupledLSTM(nn.Module):
 
     def lstm_weights(self) -> list[torch.Tensor]:
         """The tied four-gate weights in torch's order, per layer w_ih (4D, F), w_hh (4D, D),
-        b_ih (4D), b_hh (4D, zero): views of one contiguous buffer, as `nn.LSTM` keeps its
-        weights for cuDNN (`flatten_parameters`)."""
+        b_ih (4D), b_hh (4D, zero), in one buffer (`one_buffer`)."""
         D = self.hidden_size
         pieces = []
         for w_ih, w_hh, b in zip(self.weight_ih, self.weight_hh, self.bias):
             for w in (w_ih, w_hh, b):
                 pieces.append(torch.cat([-w[:D], w]))  # (3D, ...) -> (4D, ...): i = -f, then f, g, o
             pieces.append(b.new_zeros(4 * D))  # b_hh: the bias is all in b_ih
-        flat = torch.cat([p.reshape(-1) for p in pieces])
-        views = flat.split([p.numel() for p in pieces])
-        return [v.view(p.shape) for v, p in zip(views, pieces)]
+        return one_buffer(pieces)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, F) -> (B, L, D): the hidden sequence of the top layer."""
@@ -167,3 +173,11 @@ class CoupledLSTM(nn.Module):
         out, _, _ = torch.lstm(x, (h0, h0), self.lstm_weights(), True, self.num_layers,
                                self.dropout, self.training, False, True)
         return out
+
+
+def one_buffer(weights: list[torch.Tensor]) -> list[torch.Tensor]:
+    """`weights` copied into one contiguous buffer, returned as views of it in the same order and
+    shapes: how `nn.RNN` and `nn.LSTM` keep their weights for cuDNN (`flatten_parameters`).
+    Gradients pass through to the tensors the weights were computed from."""
+    flat = torch.cat([w.reshape(-1) for w in weights])
+    return [v.view(w.shape) for v, w in zip(flat.split([w.numel() for w in weights]), weights)]

@@ -1,8 +1,8 @@
 """Encoders read a window (B, L, F) into per-step states (B, L, D) and a summary (B, D).
 
-The Elman RNN, LSTM and GRU use torch's fused kernels (cuDNN on a GPU), and so does CIFG, as an
-LSTM with tied weights (`forecaster.nets.cells.CoupledLSTM`); Jordan runs the loop of
-`forecaster.nets.cells.JordanRNN`. Bidirectional encoders run over the input window only,
+Every cell runs on torch's fused kernels (cuDNN on a GPU): the Elman RNN, LSTM and GRU as torch's
+modules, CIFG as an LSTM with tied weights (`forecaster.nets.cells.CoupledLSTM`) and Jordan as
+an Elman recurrence from its second step (`forecaster.nets.cells.JordanRNN`). Bidirectional encoders run over the input window only,
 never over the future; their summary joins the forward state after the last step with the
 backward state after the first.
 """
