@@ -59,3 +59,21 @@ def test_other_column_types_go_through_pandas(tmp_path):
 def test_no_temporary_file_is_left(tmp_path):
     write_csv(tmp_path / "f.csv", forecasts(GRIDS["hourly"], ("a",)))
     assert [p.name for p in tmp_path.iterdir()] == ["f.csv"]
+
+
+@pytest.mark.parametrize("grid", ["hourly", "new york"])
+@pytest.mark.parametrize("names", [("HUFL", "OT"), ("a,b", 'say "x"')], ids=["plain", "quoted"])
+def test_the_file_is_the_same_whatever_the_chunk_size(tmp_path, grid, names):
+    """Rows go through Arrow a chunk at a time: chunks of 7 rows (cutting windows, steps and
+    targets anywhere) give the bytes of one chunk for everything."""
+    frame = forecasts(GRIDS[grid], names)
+    write_csv(tmp_path / "whole.csv", frame, chunk_rows=len(frame))
+    write_csv(tmp_path / "chunks.csv", frame, chunk_rows=7)
+    whole = (tmp_path / "whole.csv").read_bytes()
+    assert (tmp_path / "chunks.csv").read_bytes() == whole
+    assert whole.count(b"\n") == len(frame) + 1  # the header and every row
+
+
+def test_an_empty_frame_is_its_header(tmp_path):
+    write_csv(tmp_path / "f.csv", forecasts(GRIDS["daily"], ("a",)).iloc[:0])
+    assert (tmp_path / "f.csv").read_text() == "cutoff,timestamp,step,target,actual,lstm,naive,f32\n"
