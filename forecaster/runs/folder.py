@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -117,7 +118,12 @@ def check_resumable(run_dir: Path) -> Path:
 def load_checkpoint(path: Path) -> dict:
     """A checkpoint, loaded with `weights_only=True`: tensors and plain data, never code."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch's advice on a pickle protocol other than its own (2): such a file was not
+            # written by forecaster, and the one-line error below (or the load) says all of it.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol",
+                                    module=r"torch\._weights_only_unpickler")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # corrupt, truncated, or a pickle that wants to run code
         first = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
         raise ConfigError(f"checkpoint {path} cannot be loaded safely ({type(err).__name__}: "
