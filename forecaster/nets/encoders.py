@@ -1,10 +1,10 @@
 """Encoders read a window (B, L, F) into per-step states (B, L, D) and a summary (B, D).
 
-Every cell runs on torch's fused kernels (cuDNN on a GPU): the Elman RNN, LSTM and GRU as torch's
-modules, CIFG as an LSTM with tied weights (`forecaster.nets.cells.CoupledLSTM`) and Jordan as
-an Elman recurrence from its second step (`forecaster.nets.cells.JordanRNN`). Bidirectional encoders run over the input window only,
-never over the future; their summary joins the forward state after the last step with the
-backward state after the first.
+Every cell runs on torch's fused kernels (cuDNN on a GPU): the Elman RNN, LSTM and GRU as
+torch's modules, CIFG as an LSTM with tied weights (`forecaster.nets.cells.CoupledLSTM`) and
+Jordan as an Elman recurrence from its second step (`forecaster.nets.cells.JordanRNN`).
+Bidirectional encoders run over the input window only, never over the future; their summary
+joins the forward state after the last step with the backward state after the first.
 """
 
 from __future__ import annotations
