@@ -88,7 +88,7 @@ def main() -> None:
         staged(fit_module, "evaluate_network", "evaluation of every series' test windows")
         # fit calls training_info just after joining the per-series forecasts into one table
         staged(fit_module, "training_info", "metrics and the forecasts table assembled", timed=False)
-        staged(fit_module, "metrics_json", "metrics.json")
+        staged(fit_module, "write_metrics_json", "metrics.json")
         staged(fit_module, "write_csv", "forecasts.csv")
         staged(fit_module, "write_fit_report", "report.html")
         make = fit_module.trainer_for

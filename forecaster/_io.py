@@ -1,6 +1,6 @@
 """Atomic file writes: write to a temporary file beside the target, then rename into place.
 
-A crash never leaves a truncated file where a reader expects a whole one. `metrics_json`
+A crash never leaves a truncated file where a reader expects a whole one. `write_metrics_json`
 writes valid JSON only (no NaN or Infinity tokens); `versioned_json` reads a JSON file that
 declares its format; `write_csv` writes a frame of forecasts.
 """
@@ -155,7 +155,12 @@ def finite_or_none(value: object) -> object:
     return value
 
 
-def metrics_json(metrics: dict) -> str:
-    """metrics.json text: valid JSON, so a number that is not finite (an interval too wide to
-    calibrate on few windows, a metric with nothing to average) is written as null."""
-    return json.dumps(finite_or_none(metrics), indent=2, allow_nan=False)
+def write_metrics_json(path: str | os.PathLike, metrics: dict) -> Path:
+    """metrics.json at `path`, atomically: valid JSON, so a number that is not finite (an
+    interval too wide to calibrate on few windows, a metric with nothing to average) is written
+    as null. Streamed into the file: the text of 10,000 series' metrics is never one string
+    (nor the list of its millions of pieces that `json.dumps` joins)."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(finite_or_none(metrics), fh, indent=2, allow_nan=False)
+    return atomic_write(path, write)

@@ -215,8 +215,10 @@ def test_backtest_leaves_filled_targets_out_of_its_aggregate(tmp_path):
 
 def test_metrics_json_is_valid_json_with_nothing_infinite(tmp_path):
     """Few validation windows make the 95% interval infinitely wide: written as null, not Infinity."""
-    from forecaster._io import metrics_json
+    from forecaster._io import write_metrics_json
 
-    text = metrics_json({"a": float("inf"), "b": [1.0, float("nan")], "c": {"d": 2.0}})
+    write_metrics_json(tmp_path / "metrics.json", {"a": float("inf"), "b": [1.0, float("nan")], "c": {"d": 2.0}})
+    text = (tmp_path / "metrics.json").read_text()
     assert json.loads(text) == {"a": None, "b": [1.0, None], "c": {"d": 2.0}}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary file left
     assert "Infinity" not in text and "NaN" not in text

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecaster._io import atomic_write_text, metrics_json, write_csv
+from forecaster._io import atomic_write_text, write_csv, write_metrics_json
 from forecaster.config import FitConfig, WINDOWS, dump_yaml, single_series
 from forecaster.data.frame import ValidFrame, slice_frame
 from forecaster.data.panel import Panel
@@ -107,7 +107,7 @@ def train_and_write(cfg: FitConfig, run_dir: Path, frame: ValidFrame, prepared: 
     result = BacktestResult(run_dir=run_dir, config=cfg, kind="backtest", metrics=metrics,
                             forecasts=forecasts, unit=unit_label(cfg, frame.targets), series=series,
                             folds=results)
-    atomic_write_text(run_dir / "metrics.json", metrics_json(metrics))
+    write_metrics_json(run_dir / "metrics.json", metrics)
     write_csv(run_dir / "forecasts.csv", forecasts)
     write_backtest_report(result.report, f"{data_label(cfg)}: {cfg.model} walk-forward backtest",
                           series, forecasts, metrics, result.unit)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from forecaster._io import atomic_write_text, metrics_json, write_csv
+from forecaster._io import atomic_write_text, write_csv, write_metrics_json
 from forecaster.errors import DataError
 from forecaster.config import FitConfig, check_models, compare_models, dump_yaml, single_series
 from forecaster.data.panel import Panel
@@ -128,7 +128,7 @@ def train_and_write(cfg: FitConfig, run_dir: Path, main: Arm, plain: Arm | None,
     result = CompareResult(run_dir=run_dir, config=cfg, kind="compare", metrics=metrics,
                            forecasts=forecasts, unit=unit_label(cfg, p.target_names), prepared=p,
                            networks=nets)
-    atomic_write_text(run_dir / "metrics.json", metrics_json(metrics))
+    write_metrics_json(run_dir / "metrics.json", metrics)
     write_csv(run_dir / "forecasts.csv", forecasts)
     ablated = " with and without their future inputs" if ablation else ""
     write_compare_report(result.report, title=f"{data_label(cfg)}: {len(cfg.models)} networks compared{ablated}",

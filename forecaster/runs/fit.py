@@ -17,7 +17,7 @@ import lightning as L
 import numpy as np
 import pandas as pd
 
-from forecaster._io import atomic_write_text, metrics_json, write_csv
+from forecaster._io import atomic_write_text, write_csv, write_metrics_json
 from forecaster.config import FitConfig, dump_yaml, is_panel
 from forecaster.data.frame import ValidFrame
 from forecaster.data.panel import Panel
@@ -98,7 +98,7 @@ def train_and_write(cfg: FitConfig, run_dir: Path, writer: bool, trainer: L.Trai
     if not trainer.is_global_zero:
         return result  # another process (rank 0) writes the run
     atomic_write_text(run_dir / "model.json", model_card(cfg, panel, evaluations, many, parent).to_json())
-    atomic_write_text(run_dir / "metrics.json", metrics_json(metrics))
+    write_metrics_json(run_dir / "metrics.json", metrics)
     write_csv(run_dir / "forecasts.csv", forecasts)
     write_fit_report(result)
     return result
