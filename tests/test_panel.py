@@ -13,6 +13,7 @@ from forecaster.config import FitConfig, is_panel
 from forecaster.errors import DataError
 from forecaster.data.panel import prepare_panel
 from forecaster.data.select import load_series
+from forecaster.evaluation.tables import forecast_frame, panel_forecast_frame
 from forecaster.runs.fit import fit
 
 TINY = dict(hidden_size=8, num_layers=1, lookback=16, horizon=3, max_epochs=1, patience=0)
@@ -72,6 +73,21 @@ def test_forecasts_are_indexed_by_each_series_real_future_timestamps(stocks):
         assert stamps.isin(p.index[p.bounds["test"][0]:]).all()  # that series' own test dates
         assert (stamps > one.index.get_level_values("cutoff")).all()
         np.testing.assert_allclose(one["actual"].to_numpy(), p.actuals("test").reshape(-1))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_panel_forecasts_table_is_the_series_frames_joined(dtype):
+    """Built column by column, the table is what joining each series' `forecast_frame` under a
+    series level gives: the same rows in the same order, index and column types included."""
+    cfg = FitConfig(dataset="aapl,ibm,msft", **TINY)
+    panel = prepare_panel(load_series(cfg), cfg)
+    series = [(name, p, {"lstm": (p.actuals("test") + i).astype(dtype), "naive": p.actuals("test").astype(dtype)})
+              for i, (name, p) in enumerate(zip(panel.names, panel.prepared))]
+    joined = pd.concat([forecast_frame(p, f).assign(series=name).set_index("series", append=True)
+                        for name, p, f in series]).reorder_levels(["series", "cutoff", "timestamp"])
+    got = panel_forecast_frame(series)
+    pd.testing.assert_frame_equal(got, joined, check_exact=True)
+    assert got["lstm"].dtype == dtype and len(got) == sum(p.actuals("test").size for p in panel.prepared)
 
 
 def _logs(n_series=3, n=600):

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
-import pandas as pd
 
 from forecaster._io import atomic_write_text, write_csv, write_metrics_json
 from forecaster.config import FitConfig, dump_yaml, is_panel
@@ -23,7 +22,7 @@ from forecaster.data.frame import ValidFrame
 from forecaster.data.panel import Panel
 from forecaster.data.select import data_label, unit_label
 from forecaster.data.windows import WindowDataModule
-from forecaster.evaluation.tables import overall_metrics, update_verdict
+from forecaster.evaluation.tables import overall_metrics, panel_forecast_frame, update_verdict
 from forecaster.report.fit import write_report
 from forecaster.report.panel import write_panel_report
 from forecaster.runs.folder import check_resumable, claim_run_dir, claimed
@@ -80,8 +79,7 @@ def train_and_write(cfg: FitConfig, run_dir: Path, writer: bool, trainer: L.Trai
         overall = overall_metrics(per_series)
         metrics = {"schema": METRICS_SCHEMA, "kind": "panel", "series": per_series, "overall": overall,
                    "verdict": overall["verdict"], "mae_ratio_to_naive": overall["mae_ratio_to_naive"]}
-        forecasts = pd.concat([e.forecasts(cfg.model).assign(series=e.name).set_index("series", append=True)
-                               for e in evaluations]).reorder_levels(["series", "cutoff", "timestamp"])
+        forecasts = panel_forecast_frame([(e.name, e.prepared, e.columns(cfg.model)) for e in evaluations])
     else:
         metrics = {"schema": METRICS_SCHEMA, "kind": "fit", **evaluations[0].metrics}
         forecasts = evaluations[0].forecasts(cfg.model)

@@ -63,9 +63,13 @@ class SeriesEvaluation:
     conformal: Conformal
     baselines: dict[str, np.ndarray]  # each baseline's (N, H, C) test forecasts
 
+    def columns(self, model: str) -> dict[str, np.ndarray]:
+        """Each forecaster's (N, H, C) test forecasts: the model's, its bounds, the baselines."""
+        return {model: self.pred, **self.bounds, **self.baselines}
+
     def forecasts(self, model: str) -> pd.DataFrame:
         """The long forecasts frame of this series: model, bounds and baselines."""
-        return forecast_frame(self.prepared, {model: self.pred, **self.bounds, **self.baselines}, "test")
+        return forecast_frame(self.prepared, self.columns(model), "test")
 
 
 def prepare_data(cfg: FitConfig, frames: dict[str, ValidFrame] | None = None
