@@ -151,7 +151,7 @@ def panel_forecast_frame(series: list[tuple[str, Prepared, dict[str, np.ndarray]
     del actuals
     # Timestamps as codes into the distinct values of all series: each series' own (a few
     # hundred) found once, then placed among all of them; the rows never go through a hash table.
-    codes = {k: np.empty(ends[-1], dtype=np.int64) for k in ("cutoff", "timestamp")}
+    codes = {k: np.empty(ends[-1], dtype=np.int32) for k in ("cutoff", "timestamp")}
     local: dict[str, list] = {"cutoff": [], "timestamp": []}
     for (_, p, forecasts), end, size in zip(series, ends, sizes):
         cutoff, stamps, columns = _forecast_columns(p, forecasts, split)
@@ -168,7 +168,8 @@ def panel_forecast_frame(series: list[tuple[str, Prepared, dict[str, np.ndarray]
             codes[key][end - size:end] = every.get_indexer(uniques)[codes[key][end - size:end]]
         levels.append(every)
     index = pd.MultiIndex(levels=[pd.Index([name for name, _, _ in series]), *levels],
-                          codes=[np.repeat(np.arange(len(series)), sizes), codes["cutoff"], codes["timestamp"]],
+                          codes=[np.repeat(np.arange(len(series), dtype=np.int32), sizes), codes["cutoff"],
+                                 codes["timestamp"]],
                           names=["series", "cutoff", "timestamp"], verify_integrity=False)
     return pd.DataFrame(cols, index=index, copy=False)
 
