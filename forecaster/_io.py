@@ -83,14 +83,15 @@ def write_csv(path: str | os.PathLike, frame: pd.DataFrame, chunk_rows: int = CS
                 or pd.api.types.is_string_dtype(dtype) or is_stamp(dtype))
 
     index = frame.index.remove_unused_levels() if isinstance(frame.index, pd.MultiIndex) else frame.index
-    if any(name is None for name in index.names) or not all(
-            arrow_writes(v.dtype) for v in (*_index_levels(index), *(col for _, col in frame.items()))):
+    if any(name is None for name in index.names):
         return atomic_write(path, lambda tmp: frame.to_csv(tmp))
     # The output columns in order: each index level, and each timestamp column, as row codes
     # into its distinct values, timestamps already as pandas' text, decided once over the whole
     # column (pandas drops the time of day when every value is at midnight); any other column
     # as it is. Each chunk then takes its rows.
     sources: list[tuple[np.ndarray, pd.Index] | pd.Series] = list(_index_codes(index))
+    if not all(arrow_writes(v.dtype) for v in (*(u for _, u in sources), *(col for _, col in frame.items()))):
+        return atomic_write(path, lambda tmp: frame.to_csv(tmp))
     sources += [pd.factorize(col) if is_stamp(col.dtype) else col for _, col in frame.items()]
     for i, source in enumerate(sources):
         if isinstance(source, tuple) and is_stamp(source[1].dtype):
@@ -122,12 +123,6 @@ def write_csv(path: str | os.PathLike, frame: pd.DataFrame, chunk_rows: int = CS
                                     arrow_csv.WriteOptions(include_header=False, quoting_style=quoting))
 
     return atomic_write(path, write)
-
-
-def _index_levels(index: pd.Index) -> list[pd.Index]:
-    """The distinct values of each level of `index`."""
-    import pandas as pd
-    return list(index.levels) if isinstance(index, pd.MultiIndex) else [index.unique()]
 
 
 def _index_codes(index: pd.Index) -> list[tuple[np.ndarray, pd.Index]]:

@@ -141,14 +141,13 @@ def panel_forecast_frame(series: list[tuple[str, Prepared, dict[str, np.ndarray]
     series by series, without a frame per series: 10,000 series' test forecasts are 8.7 million
     rows, and joining 10,000 frames took about a quarter of that fit (43 of 179 s;
     BENCHMARKS.md, "Many long series")."""
-    actuals = [p.actuals(split) for _, p, _ in series]  # (N, H, C) each
-    sizes = [a.size for a in actuals]
+    sizes = [p.target_rows(split).size * p.levels.shape[1] for _, p, _ in series]  # N*H*C each
     ends = np.cumsum(sizes)
-    kinds = {"step": [np.dtype(np.int64)], "target": [np.dtype(object)], "actual": [a.dtype for a in actuals]}
+    kinds = {"step": [np.dtype(np.int64)], "target": [np.dtype(object)],
+             "actual": [p.levels.dtype for _, p, _ in series]}  # actuals are rows of the levels
     for name in series[0][2]:
         kinds[name] = [f[name].dtype for _, _, f in series]
     cols = {name: np.empty(ends[-1], dtype=np.result_type(*dtypes)) for name, dtypes in kinds.items()}
-    del actuals
     # Timestamps as codes into the distinct values of all series: each series' own (a few
     # hundred) found once, then placed among all of them; the rows never go through a hash table.
     codes = {k: np.empty(ends[-1], dtype=np.int32) for k in ("cutoff", "timestamp")}

@@ -74,15 +74,9 @@ class LoopLSTM(nn.Module):
         super().__init__()
         self.hidden_size = hidden_size
         self.coupled = coupled
-        gates = 3 if coupled else 4
-        sizes = [n_features] + [hidden_size] * (num_layers - 1)
-        self.weight_ih = nn.ParameterList(nn.Parameter(torch.empty(gates * hidden_size, n)) for n in sizes)
-        self.weight_hh = nn.ParameterList(nn.Parameter(torch.empty(gates * hidden_size, hidden_size)) for _ in sizes)
-        self.bias = nn.ParameterList(nn.Parameter(torch.empty(gates * hidden_size)) for _ in sizes)
+        self.weight_ih, self.weight_hh, self.bias = gate_parameters(n_features, hidden_size, num_layers,
+                                                                    3 if coupled else 4)
         self.dropout = nn.Dropout(dropout)
-        bound = 1 / math.sqrt(hidden_size)  # torch.nn.LSTM's initialization
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, F) -> (B, L, D): the hidden sequence of the top layer."""
@@ -146,13 +140,7 @@ class CoupledLSTM(nn.Module):
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.dropout = dropout  # between layers, applied by the kernel in training
-        sizes = [n_features] + [hidden_size] * (num_layers - 1)
-        self.weight_ih = nn.ParameterList(nn.Parameter(torch.empty(3 * hidden_size, n)) for n in sizes)
-        self.weight_hh = nn.ParameterList(nn.Parameter(torch.empty(3 * hidden_size, hidden_size)) for _ in sizes)
-        self.bias = nn.ParameterList(nn.Parameter(torch.empty(3 * hidden_size)) for _ in sizes)
-        bound = 1 / math.sqrt(hidden_size)  # torch.nn.LSTM's initialization
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
+        self.weight_ih, self.weight_hh, self.bias = gate_parameters(n_features, hidden_size, num_layers, 3)
 
     def lstm_weights(self) -> list[torch.Tensor]:
         """The tied four-gate weights in torch's order, per layer w_ih (4D, F), w_hh (4D, D),
@@ -173,6 +161,20 @@ class CoupledLSTM(nn.Module):
         out, _, _ = torch.lstm(x, (h0, h0), self.lstm_weights(), True, self.num_layers,
                                self.dropout, self.training, False, True)
         return out
+
+
+def gate_parameters(n_features: int, hidden_size: int, num_layers: int, gates: int
+                    ) -> tuple[nn.ParameterList, nn.ParameterList, nn.ParameterList]:
+    """Per layer, the input weights (G*D, F), recurrent weights (G*D, D) and bias (G*D) of G
+    gates stacked, initialized as `torch.nn.LSTM` initializes its own."""
+    sizes = [n_features] + [hidden_size] * (num_layers - 1)
+    weight_ih = nn.ParameterList(nn.Parameter(torch.empty(gates * hidden_size, n)) for n in sizes)
+    weight_hh = nn.ParameterList(nn.Parameter(torch.empty(gates * hidden_size, hidden_size)) for _ in sizes)
+    bias = nn.ParameterList(nn.Parameter(torch.empty(gates * hidden_size)) for _ in sizes)
+    bound = 1 / math.sqrt(hidden_size)
+    for p in (*weight_ih, *weight_hh, *bias):
+        nn.init.uniform_(p, -bound, bound)
+    return weight_ih, weight_hh, bias
 
 
 def one_buffer(weights: list[torch.Tensor]) -> list[torch.Tensor]:
