@@ -1,9 +1,10 @@
 """Benchmark 3 at scale: 10,000 synthetic sensor series x 1,000 rows x 8 float32 channels (the
 10 M x 8 values of benchmark 3, 305 MB, cut into 10,000 series) through the product's own
 many-series `fit` (a long-format parquet file with a series column: loading, per-series
-validation, split and scaling, one epoch limited to 300 batches, per-series evaluation,
-forecasts.csv and the report), printing the peak after each stage. Target: peak resident
-memory under twice the raw values array plus 500 MB, measured with the default malloc:
+validation, split and scaling, one epoch limited to 300 batches, per-series evaluation with
+forecasts.csv written as it goes, metrics.json and the report), printing the peak after each
+stage. Target: peak resident memory under twice the raw values array plus 500 MB, measured
+with the default malloc:
 
     cd benchmarks && env -u MALLOC_MMAP_THRESHOLD_ -u MALLOC_TRIM_THRESHOLD_ BENCH_DEFAULT_MALLOC=1 \\
         ../.venv/bin/python bench_many_long.py [SERIES]
@@ -85,11 +86,9 @@ def main() -> None:
               f"{raw_mb:,.0f} MB; peak after imports {peak_mb():,.0f} MB", flush=True)
         staged(fit_module, "prepare_data", "load, validate, split and scale, windows")
         staged(fit_module, "train_network", f"1 epoch of {BATCHES} batches")
-        staged(fit_module, "evaluate_network", "evaluation of every series' test windows")
-        # fit calls training_info just after joining the per-series forecasts into one table
-        staged(fit_module, "training_info", "metrics and the forecasts table assembled", timed=False)
+        staged(fit_module, "stream_panel", "evaluation of every series' test windows, forecasts.csv written "
+               "series by series")
         staged(fit_module, "write_metrics_json", "metrics.json")
-        staged(fit_module, "write_csv", "forecasts.csv")
         staged(fit_module, "write_fit_report", "report.html")
         make = fit_module.trainer_for
 

@@ -12,7 +12,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,7 +54,7 @@ def versioned_json(text: str, source: str, what: str, expected: int, consequence
     return d
 
 
-CSV_CHUNK_ROWS = 250_000  # rows of a frame turned into text at a time (see write_csv)
+CSV_CHUNK_ROWS = 50_000  # rows turned into text at a time (see write_csv, write_csv_parts)
 
 
 def write_csv(path: str | os.PathLike, frame: pd.DataFrame, chunk_rows: int = CSV_CHUNK_ROWS) -> Path:
@@ -72,57 +72,89 @@ def write_csv(path: str | os.PathLike, frame: pd.DataFrame, chunk_rows: int = CS
     one chunk however long the frame (10,000 series' test forecasts are millions of rows); the
     file is the same whatever the chunk size."""
     import pandas as pd
-    import pyarrow as pa
-    from pyarrow import csv as arrow_csv
-
-    def is_stamp(dtype) -> bool:
-        return isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype)
-
-    def arrow_writes(dtype) -> bool:  # as pandas would: numbers but booleans, strings, timestamps
-        return (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-                or pd.api.types.is_string_dtype(dtype) or is_stamp(dtype))
 
     index = frame.index.remove_unused_levels() if isinstance(frame.index, pd.MultiIndex) else frame.index
     if any(name is None for name in index.names):
         return atomic_write(path, lambda tmp: frame.to_csv(tmp))
-    # The output columns in order: each index level, and each timestamp column, as row codes
-    # into its distinct values, timestamps already as pandas' text, decided once over the whole
-    # column (pandas drops the time of day when every value is at midnight); any other column
-    # as it is. Each chunk then takes its rows.
-    sources: list[tuple[np.ndarray, pd.Index] | pd.Series] = list(_index_codes(index))
-    if not all(arrow_writes(v.dtype) for v in (*(u for _, u in sources), *(col for _, col in frame.items()))):
+    # Each index level, timestamp column and text column as row codes into its distinct
+    # values; any other column as it is. Each part then takes `chunk_rows` of the rows.
+    columns = list(_index_codes(index))
+    for _, col in frame.items():
+        coded = _is_stamp(col.dtype) or pd.api.types.is_string_dtype(col.dtype)
+        columns.append(pd.factorize(col) if coded else (col.array, None))
+    if not all(_arrow_writes(col.dtype if levels is None else levels.dtype) for col, levels in columns):
         return atomic_write(path, lambda tmp: frame.to_csv(tmp))
-    sources += [pd.factorize(col) if is_stamp(col.dtype) else col for _, col in frame.items()]
-    for i, source in enumerate(sources):
-        if isinstance(source, tuple) and is_stamp(source[1].dtype):
-            codes, uniques = source
-            sources[i] = codes, pd.Index(pd.Index(uniques).astype(str), dtype=object)  # pandas' own format
-    texts = [s[1] if isinstance(s, tuple) else s for s in sources]
+    parts = ([col[a:a + chunk_rows] for col, _ in columns] for a in range(0, len(frame), chunk_rows))
+    return write_csv_parts(path, [*index.names, *frame.columns], [levels for _, levels in columns], parts,
+                           chunk_rows)
+
+
+def write_csv_parts(path: str | os.PathLike, header: list[str], levels: list[pd.Index | None],
+                    parts: Iterable[list[np.ndarray]], chunk_rows: int = CSV_CHUNK_ROWS) -> Path:
+    """A CSV at `path`, atomically, written part by part as `parts` yields them (one series'
+    forecasts at a time: the rows of all of them are never in memory at once). Column j of
+    every part is row codes into `levels[j]` (its distinct values; code -1 is missing) where
+    that is given, else the values themselves (numbers). The text is `write_csv`'s: each
+    level's timestamps formatted once, as pandas formats the whole column (without the time of
+    day when every value is at midnight), and strings quoted only when one of them holds a
+    comma, quote or line break. Parts are gathered into `chunk_rows` rows before they are
+    turned into text (written one at a time,
+    2,000 parts of 870 rows took 14 s, gathered 2.2 s).
+    If `parts` raises, no file is left behind."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    from pyarrow import csv as arrow_csv
+
+    texts = [None if lv is None else pd.Index(lv.astype(str), dtype=object) if _is_stamp(lv.dtype) else lv
+             for lv in levels]  # pandas' own text of a timestamp
     special = set(',"\r\n')
-    quoting = "needed" if any(special.intersection(str(v)) for col in texts if not pd.api.types.is_numeric_dtype(col.dtype)
-                              for v in pd.unique(col.dropna())) else "none"  # "none" refuses such values
-    header = [*index.names, *frame.columns]
+    quoting = "needed" if any(special.intersection(str(v)) for t in texts
+                              if t is not None and not pd.api.types.is_numeric_dtype(t.dtype)
+                              for v in t.dropna()) else "none"  # "none" refuses such values
+    options = arrow_csv.WriteOptions(include_header=False, quoting_style=quoting)
 
-    def rows(source: tuple[np.ndarray, pd.Index] | pd.Series, a: int, b: int) -> pd.Series:
-        if not isinstance(source, tuple):
-            return source.iloc[a:b].reset_index(drop=True)
-        codes, uniques = source[0][a:b], source[1]
-        col = pd.Series(uniques.take(codes))  # the type the column has, as `to_csv` writes it
-        return col.astype(object).where(codes >= 0, None) if (codes < 0).any() else col
+    def column(values: np.ndarray, text: pd.Index | None) -> pd.Series:
+        if text is None:
+            return pd.Series(values)
+        col = pd.Series(text.take(values))  # the type the column has, as `to_csv` writes it
+        return col.astype(object).where(values >= 0, None) if (values < 0).any() else col
 
-    def arrow_table(a: int, b: int) -> pa.Table:
-        columns = {str(i): rows(source, a, b) for i, source in enumerate(sources)}  # names: the header's
-        return pa.Table.from_pandas(pd.DataFrame(columns), preserve_index=False)  # NaN -> null
+    def joined(pending: list[list[np.ndarray]]) -> list[np.ndarray]:
+        return pending[0] if len(pending) == 1 else [np.concatenate(col) for col in zip(*pending)]
+
+    def write_rows(fh, part: list[np.ndarray]) -> None:
+        frame = pd.DataFrame({str(j): column(v, t) for j, (v, t) in enumerate(zip(part, texts))})
+        arrow_csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), fh, options)  # NaN -> null
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
             csv.writer(fh, lineterminator="\n").writerow(header)  # the header as pandas quotes it
         with open(tmp, "ab") as fh:
-            for start in range(0, len(frame), chunk_rows):
-                arrow_csv.write_csv(arrow_table(start, start + chunk_rows), fh,
-                                    arrow_csv.WriteOptions(include_header=False, quoting_style=quoting))
+            pending, rows = [], 0  # small parts (one series' few hundred rows) are written together
+            for part in parts:
+                pending.append(part)
+                rows += len(part[0])
+                if rows >= chunk_rows:
+                    write_rows(fh, joined(pending))
+                    pending, rows = [], 0
+            if pending:
+                write_rows(fh, joined(pending))
 
     return atomic_write(path, write)
+
+
+def _is_stamp(dtype) -> bool:
+    import pandas as pd
+    return isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype)
+
+
+def _arrow_writes(dtype) -> bool:
+    """Whether Arrow writes a column of `dtype` as pandas would: numbers but booleans, strings,
+    timestamps."""
+    import pandas as pd
+    return (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+            or pd.api.types.is_string_dtype(dtype) or _is_stamp(dtype))
 
 
 def _index_codes(index: pd.Index) -> list[tuple[np.ndarray, pd.Index]]:
@@ -154,8 +186,19 @@ def write_metrics_json(path: str | os.PathLike, metrics: dict) -> Path:
     """metrics.json at `path`, atomically: valid JSON, so a number that is not finite (an
     interval too wide to calibrate on few windows, a metric with nothing to average) is written
     as null. Streamed into the file: the text of 10,000 series' metrics is never one string
-    (nor the list of its millions of pieces that `json.dumps` joins)."""
+    (nor the list of its millions of pieces that `json.dumps` joins), and only one series'
+    block at a time is copied to replace what is not finite. The text is `json.dump`'s with
+    `indent=2`."""
+    def dump(fh, value: object, depth: int) -> None:
+        if depth < 2 and isinstance(value, dict) and value:  # the top level and each block by key
+            for i, (key, item) in enumerate(value.items()):
+                fh.write(("{" if i == 0 else ",") + "\n" + "  " * (depth + 1) + json.dumps(str(key)) + ": ")
+                dump(fh, item, depth + 1)
+            fh.write("\n" + "  " * depth + "}")
+        else:  # JSON strings hold no line breaks, so this indents the lines of the text only
+            fh.write(json.dumps(finite_or_none(value), indent=2, allow_nan=False).replace("\n", "\n" + "  " * depth))
+
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(finite_or_none(metrics), fh, indent=2, allow_nan=False)
+            dump(fh, metrics, 0)
     return atomic_write(path, write)

@@ -14,7 +14,10 @@ from forecaster.errors import DataError
 from forecaster.data.panel import prepare_panel
 from forecaster.data.select import load_series
 from forecaster.evaluation.tables import forecast_frame, panel_forecast_frame
-from forecaster.runs.fit import fit
+from forecaster._io import write_csv
+from forecaster.report.panel import SHOWN_SERIES
+from forecaster.runs.fit import fit, stream_panel
+from forecaster.runs.pipeline import SeriesEvaluation
 
 TINY = dict(hidden_size=8, num_layers=1, lookback=16, horizon=3, max_epochs=1, patience=0)
 STOCKS = ["aapl", "goog", "ibm", "msft"]
@@ -153,3 +156,50 @@ def test_commands_that_take_one_series_say_so(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and any(w in err for w in ("one series", "several series",
                                                                        "one process"))
+
+
+def _evaluations(panel, fail_at: int | None = None):
+    """Made-up SeriesEvaluations of `panel`'s series, as `evaluate_series` yields them: the model
+    column float64, a bound and a baseline float32; series `fail_at` raises instead."""
+    for i, (name, p) in enumerate(zip(panel.names, panel.prepared)):
+        if i == fail_at:
+            raise RuntimeError("series failed")
+        actual = p.actuals("test")
+        yield SeriesEvaluation(name, p, actual.astype(np.float64) * 1.01 + i, {"series": name},
+                               {"lower_80": (actual - 1).astype(np.float32)}, None,
+                               {"naive": actual.astype(np.float32)})
+
+
+def test_streamed_panel_forecasts_are_the_whole_table_written_at_once(tmp_path):
+    """forecasts.csv written series by series as they are evaluated is byte for byte the file
+    of the whole table; what is kept is each series' metrics and the report's first series."""
+    cfg = FitConfig(dataset=",".join(STOCKS), **TINY)
+    panel = prepare_panel(load_series(cfg), cfg)
+    kept = stream_panel(tmp_path / "forecasts.csv", "lstm", panel, _evaluations(panel))
+    whole = panel_forecast_frame([(e.name, e.prepared, e.columns("lstm")) for e in _evaluations(panel)])
+    write_csv(tmp_path / "whole.csv", whole)
+    assert (tmp_path / "forecasts.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert list(kept.metrics) == STOCKS and kept.metrics["ibm"] == {"series": "ibm"}
+    shown = STOCKS[:SHOWN_SERIES]
+    pd.testing.assert_frame_equal(kept.shown, whole.loc[shown], check_exact=True)
+
+
+def test_a_series_failing_mid_stream_leaves_no_forecasts_file(tmp_path):
+    cfg = FitConfig(dataset=",".join(STOCKS), **TINY)
+    panel = prepare_panel(load_series(cfg), cfg)
+    with pytest.raises(RuntimeError, match="series failed"):
+        stream_panel(tmp_path / "forecasts.csv", "lstm", panel, _evaluations(panel, fail_at=2))
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary
+
+
+def test_a_panel_fit_reads_its_forecasts_back_as_written(stocks):
+    """A many-series fit holds no forecasts: `forecasts` reads forecasts.csv, with the index and
+    types of the table (numbers as float64), the same values and the real timestamps."""
+    f = stocks.forecasts
+    assert stocks.held_forecasts is f  # read once
+    assert f.index.names == ["series", "cutoff", "timestamp"]
+    assert list(f.columns[:3]) == ["step", "target", "actual"] and f["step"].dtype == np.int64
+    assert isinstance(f.index.get_level_values("cutoff"), pd.DatetimeIndex)
+    for name, p in zip(stocks.panel.names, stocks.panel.prepared):
+        np.testing.assert_array_equal(f.xs(name, level="series")["actual"].to_numpy(),
+                                      p.actuals("test").reshape(-1).astype(np.float64))

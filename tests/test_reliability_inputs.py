@@ -222,3 +222,16 @@ def test_metrics_json_is_valid_json_with_nothing_infinite(tmp_path):
     assert json.loads(text) == {"a": None, "b": [1.0, None], "c": {"d": 2.0}}
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary file left
     assert "Infinity" not in text and "NaN" not in text
+
+
+def test_metrics_json_is_streamed_as_json_dump_would_write_it(tmp_path):
+    """Written block by block, the text is exactly `json.dump(..., indent=2)`'s, at every depth
+    (empty blocks, lists, nested blocks, non-finite values inside a series' block)."""
+    from forecaster._io import finite_or_none, write_metrics_json
+
+    metrics = {"schema": 2, "empty": {}, "series": {"a": {"model": {"MAE": 1.5, "hi": float("inf")},
+                                                         "list": [1, {"x": float("nan")}], "none": {}},
+                                                   "b \"q\"": {"n": None}},
+               "overall": {"verdict": "line one\nline two", "k": [[], {}]}}
+    write_metrics_json(tmp_path / "metrics.json", metrics)
+    assert (tmp_path / "metrics.json").read_text() == json.dumps(finite_or_none(metrics), indent=2)

@@ -97,6 +97,8 @@ def test_many_series_card_holds_each_series_fitted_state(runs):
         np.testing.assert_allclose(s.input_scaler.mean, p.input_scaler.mean)
         assert s.conformal.quantiles[0.8].shape == (3, 1)
     assert card.inputs == runs["panel"].prepared.input_names  # no name re-derived from suffixes
+    text = (runs["panel"].run_dir / "model.json").read_text()  # streamed into the file by `write`
+    assert text == card.to_json() and ModelCard.from_json(text).to_dict() == card.to_dict()
 
 
 def test_predict_forecasts_every_series_of_a_many_series_run(runs, tmp_path, capsys):

@@ -77,3 +77,20 @@ def test_the_file_is_the_same_whatever_the_chunk_size(tmp_path, grid, names):
 def test_an_empty_frame_is_its_header(tmp_path):
     write_csv(tmp_path / "f.csv", forecasts(GRIDS["daily"], ("a",)).iloc[:0])
     assert (tmp_path / "f.csv").read_text() == "cutoff,timestamp,step,target,actual,lstm,naive,f32\n"
+
+
+def test_forecasts_read_back_with_their_time_zone_and_names(tmp_path):
+    """`read_forecasts` gives back what `write_csv` wrote: series named like numbers stay text,
+    time-zoned stamps (across a daylight-saving change) come back in their zone, float64 values
+    exact, float32 ones as float64 that round back to the same float32."""
+    from forecaster.runs.folder import read_forecasts
+
+    index = pd.date_range("2016-03-12", periods=80, freq="h", tz="America/New_York")
+    one = forecasts(index, ("temp", "humid"))
+    frame = pd.concat({"1": one, "02": one}, names=["series"])
+    write_csv(tmp_path / "f.csv", frame)
+    back = read_forecasts(tmp_path / "f.csv", index.tz)
+    pd.testing.assert_frame_equal(back.drop(columns="f32"), frame.drop(columns="f32"), check_exact=True)
+    np.testing.assert_array_equal(back["f32"].to_numpy(np.float32), frame["f32"].to_numpy())
+    assert str(back.index.get_level_values("timestamp").tz) == "America/New_York"
+    assert list(back.index.get_level_values("series").unique()) == ["1", "02"]

@@ -4,6 +4,8 @@ runs index), and the long frame of every forecast. numpy and pandas only, no tor
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -133,44 +135,56 @@ def forecast_frame(p: Prepared, forecasts: dict[str, np.ndarray], split: str = "
     return pd.DataFrame(cols, index=index)
 
 
+@dataclass(frozen=True)
+class PanelTable:
+    """The layout of several series' forecasts table, known before any forecast is made: the
+    series, their targets and the distinct cutoffs and timestamps of all their `split` windows.
+    Each series' rows are then codes into those (`part`) as its forecasts arrive, so a fit of
+    10,000 series writes forecasts.csv series by series (8.7 million rows that are never in
+    memory at once; BENCHMARKS.md, "Many long series")."""
+
+    names: pd.Index  # the series, in order
+    targets: pd.Index
+    cutoffs: pd.DatetimeIndex  # distinct, of all series
+    timestamps: pd.DatetimeIndex
+    split: str = "test"
+
+    @classmethod
+    def of(cls, names: list[str], prepared: list[Prepared], split: str = "test") -> PanelTable:
+        cutoffs = [p.index[p.cutoffs(split)] for p in prepared]  # each series' own, a few hundred
+        stamps = [p.index[np.unique(p.target_rows(split))] for p in prepared]
+        return cls(pd.Index(names), pd.Index(pd.unique(np.concatenate([p.target_names for p in prepared]))),
+                   cutoffs[0].append(cutoffs[1:]).unique(), stamps[0].append(stamps[1:]).unique(), split)
+
+    def header(self, forecasters: list[str]) -> list[str]:
+        return ["series", "cutoff", "timestamp", "step", "target", "actual", *forecasters]
+
+    def levels(self, forecasters: list[str]) -> list[pd.Index | None]:
+        """The distinct values each column's codes point into (None: a column of values)."""
+        return [self.names, self.cutoffs, self.timestamps, None, self.targets, None, *[None] * len(forecasters)]
+
+    def part(self, i: int, p: Prepared, forecasts: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Series i's rows, in `header` order: codes into `levels` where it has one, else values."""
+        cutoff, stamps, cols = _forecast_columns(p, forecasts, self.split)
+        return [np.full(len(stamps), i, dtype=np.int32), self.cutoffs.get_indexer(cutoff).astype(np.int32),
+                self.timestamps.get_indexer(stamps).astype(np.int32), cols.pop("step"),
+                self.targets.get_indexer(cols.pop("target")).astype(np.int32), *cols.values()]
+
+
 def panel_forecast_frame(series: list[tuple[str, Prepared, dict[str, np.ndarray]]],
                          split: str = "test") -> pd.DataFrame:
     """`forecast_frame` of several series (name, prepared, forecasts) in one frame indexed by
-    (series, cutoff, timestamp), in the order given, each column of the type joining the
-    series' frames would give it. Every column and index code is allocated once and filled
-    series by series, without a frame per series: 10,000 series' test forecasts are 8.7 million
-    rows, and joining 10,000 frames took about a quarter of that fit (43 of 179 s;
-    BENCHMARKS.md, "Many long series")."""
-    sizes = [p.target_rows(split).size * p.levels.shape[1] for _, p, _ in series]  # N*H*C each
-    ends = np.cumsum(sizes)
-    kinds = {"step": [np.dtype(np.int64)], "target": [np.dtype(object)],
-             "actual": [p.levels.dtype for _, p, _ in series]}  # actuals are rows of the levels
-    for name in series[0][2]:
-        kinds[name] = [f[name].dtype for _, _, f in series]
-    cols = {name: np.empty(ends[-1], dtype=np.result_type(*dtypes)) for name, dtypes in kinds.items()}
-    # Timestamps as codes into the distinct values of all series: each series' own (a few
-    # hundred) found once, then placed among all of them; the rows never go through a hash table.
-    codes = {k: np.empty(ends[-1], dtype=np.int32) for k in ("cutoff", "timestamp")}
-    local: dict[str, list] = {"cutoff": [], "timestamp": []}
-    for (_, p, forecasts), end, size in zip(series, ends, sizes):
-        cutoff, stamps, columns = _forecast_columns(p, forecasts, split)
-        for name, col in cols.items():
-            col[end - size:end] = columns[name]
-        for key, stamp in (("cutoff", cutoff), ("timestamp", stamps)):
-            row_codes, uniques = pd.factorize(stamp)
-            codes[key][end - size:end] = row_codes
-            local[key].append(uniques)
-    levels = []
-    for key in ("cutoff", "timestamp"):
-        every = local[key][0].append(local[key][1:]).unique()  # the distinct values of all series
-        for uniques, end, size in zip(local[key], ends, sizes):  # local codes -> codes into `every`
-            codes[key][end - size:end] = every.get_indexer(uniques)[codes[key][end - size:end]]
-        levels.append(every)
-    index = pd.MultiIndex(levels=[pd.Index([name for name, _, _ in series]), *levels],
-                          codes=[np.repeat(np.arange(len(series), dtype=np.int32), sizes), codes["cutoff"],
-                                 codes["timestamp"]],
+    (series, cutoff, timestamp), in the order given: the rows `PanelTable` writes into
+    forecasts.csv, each column of the type joining the series' frames would give it."""
+    table = PanelTable.of([name for name, _, _ in series], [p for _, p, _ in series], split)
+    forecasters = list(series[0][2])
+    parts = [table.part(i, p, forecasts) for i, (_, p, forecasts) in enumerate(series)]
+    series_, cutoff, stamp, step, target, *values = (np.concatenate(col) for col in zip(*parts))
+    index = pd.MultiIndex(levels=[table.names, table.cutoffs, table.timestamps], codes=[series_, cutoff, stamp],
                           names=["series", "cutoff", "timestamp"], verify_integrity=False)
-    return pd.DataFrame(cols, index=index, copy=False)
+    columns = {"step": step, "target": np.asarray(table.targets.take(target), dtype=object),
+               **dict(zip(["actual", *forecasters], values))}
+    return pd.DataFrame(columns, index=index, copy=False)
 
 
 def _forecast_columns(p: Prepared, forecasts: dict[str, np.ndarray], split: str

@@ -105,7 +105,7 @@ def train_and_write(cfg: FitConfig, run_dir: Path, frame: ValidFrame, prepared: 
     forecasts = pd.concat([fold_frame(f, cfg.model) for f in results])
     series = frame.data[frame.targets]
     result = BacktestResult(run_dir=run_dir, config=cfg, kind="backtest", metrics=metrics,
-                            forecasts=forecasts, unit=unit_label(cfg, frame.targets), series=series,
+                            held_forecasts=forecasts, unit=unit_label(cfg, frame.targets), series=series,
                             folds=results)
     write_metrics_json(run_dir / "metrics.json", metrics)
     write_csv(run_dir / "forecasts.csv", forecasts)

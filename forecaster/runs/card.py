@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster import __version__
-from forecaster._io import versioned_json
+from forecaster._io import atomic_write, versioned_json
 from forecaster.data.frame import Step, parse_step, step_text
 from forecaster.data.holidays import Holidays
 from forecaster.data.prepare import COLUMN_TRANSFORMS, Scaler
@@ -169,7 +169,18 @@ class ModelCard:
         return all(s.conformal is not None for s in self.series)
 
     def to_json(self) -> str:
-        return json.dumps({
+        return json.dumps(self.to_dict(), indent=2)
+
+    def write(self, path: Path) -> Path:
+        """model.json at `path`, atomically: `to_json`'s text, streamed into the file (the card of
+        10,000 series is never one string, nor the list of pieces `json.dumps` joins)."""
+        def write(tmp: Path) -> None:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(self.to_dict(), fh, indent=2)
+        return atomic_write(path, write)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
             "format": CARD_FORMAT, "forecaster_version": self.forecaster_version,
             "network": self.network, "network_kwargs": self.network_kwargs,
             "lookback": self.lookback, "horizon": self.horizon, "transform": self.transform,
@@ -180,7 +191,7 @@ class ModelCard:
             "future": self.future, "holidays": self.holidays.to_dict() if self.holidays else None,
             "static": self.static, "season_inputs": self.season_inputs,
             "parent": self.parent, "series": [s.to_dict() for s in self.series],
-        }, indent=2)
+        }
 
     @classmethod
     def from_json(cls, text: str, source: str = "model.json",

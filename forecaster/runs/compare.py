@@ -126,7 +126,7 @@ def train_and_write(cfg: FitConfig, run_dir: Path, main: Arm, plain: Arm | None,
     baselines = {k: f for k, f in next(iter(evals.values())).baselines.items() if k in BASELINES}
     forecasts = forecast_frame(p, {**{n: e.pred for n, e in evals.items()}, **baselines}, "test")
     result = CompareResult(run_dir=run_dir, config=cfg, kind="compare", metrics=metrics,
-                           forecasts=forecasts, unit=unit_label(cfg, p.target_names), prepared=p,
+                           held_forecasts=forecasts, unit=unit_label(cfg, p.target_names), prepared=p,
                            networks=nets)
     write_metrics_json(run_dir / "metrics.json", metrics)
     write_csv(run_dir / "forecasts.csv", forecasts)

@@ -10,24 +10,29 @@ an overall block (`kind` says which).
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import lightning as L
 import numpy as np
+import pandas as pd
 
-from forecaster._io import atomic_write_text, write_csv, write_metrics_json
+from forecaster._io import atomic_write_text, write_csv, write_csv_parts, write_metrics_json
 from forecaster.config import FitConfig, dump_yaml, is_panel
 from forecaster.data.frame import ValidFrame
 from forecaster.data.panel import Panel
 from forecaster.data.select import data_label, unit_label
 from forecaster.data.windows import WindowDataModule
-from forecaster.evaluation.tables import overall_metrics, panel_forecast_frame, update_verdict
+from forecaster.evaluation.intervals import Conformal
+from forecaster.evaluation.tables import PanelTable, overall_metrics, panel_forecast_frame, update_verdict
 from forecaster.report.fit import write_report
-from forecaster.report.panel import write_panel_report
+from forecaster.report.panel import SHOWN_SERIES, write_panel_report
 from forecaster.runs.folder import check_resumable, claim_run_dir, claimed
-from forecaster.runs.pipeline import (evaluate_network, model_card, network_notes, prepare_data,
-                                      train_network, trainer_for, training_info)
+from forecaster.runs.pipeline import (SeriesEvaluation, evaluate_series, model_card, network_notes,
+                                      prepare_data, train_network, trainer_for, training_info)
 from forecaster.runs.results import METRICS_SCHEMA, FitResult
 
 
@@ -65,44 +70,84 @@ def train_and_write(cfg: FitConfig, run_dir: Path, writer: bool, trainer: L.Trai
     parent = lineage.parent if lineage else None
     if writer:
         atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
-        atomic_write_text(run_dir / "model.json", model_card(cfg, panel, many=many, parent=parent).to_json())
+        model_card(cfg, panel, many=many, parent=parent).write(run_dir / "model.json")
     net = train_network(cfg, cfg.model, panel, data, trainer, resume_from=last,
                         init_state=lineage.state if lineage else None)
-    evaluations = evaluate_network(net, panel, data, [{"parent": f} for f in lineage.forecasts]
-                                   if lineage else None)
+    evaluations = evaluate_series(net, panel, data, [{"parent": f} for f in lineage.forecasts]
+                                  if lineage else None)
     notes = [f"{name}: {n}" if many else n for (name, fr), p in zip(frames.items(), panel.prepared)
              for n in (*fr.notes, *p.notes)] + network_notes(cfg, cfg.model, panel.first)
     data_block = {"source": data_label(cfg), "kind": panel.first.kind, "series": len(panel.names),
                   "rows": int(panel.offsets[-1]), "inputs": panel.first.input_names, "notes": notes}
+    writes = trainer.is_global_zero  # another process (rank 0) writes the run
     if many:
-        per_series = {e.name: e.metrics for e in evaluations}
+        kept = stream_panel(run_dir / "forecasts.csv" if writes else None, cfg.model, panel, evaluations)
+        per_series, conformal, forecasts, shown = kept.metrics, kept.conformal, None, kept.shown
         overall = overall_metrics(per_series)
         metrics = {"schema": METRICS_SCHEMA, "kind": "panel", "series": per_series, "overall": overall,
                    "verdict": overall["verdict"], "mae_ratio_to_naive": overall["mae_ratio_to_naive"]}
-        forecasts = panel_forecast_frame([(e.name, e.prepared, e.columns(cfg.model)) for e in evaluations])
     else:
-        metrics = {"schema": METRICS_SCHEMA, "kind": "fit", **evaluations[0].metrics}
-        forecasts = evaluations[0].forecasts(cfg.model)
+        one = next(evaluations)
+        per_series, conformal = {one.name: one.metrics}, [one.conformal]
+        metrics = {"schema": METRICS_SCHEMA, "kind": "fit", **one.metrics}
+        forecasts = shown = one.forecasts(cfg.model)
     metrics["training"] = training_info(net, data)
     metrics["data"] = data_block
     if lineage:
-        verdicts = {e.name: update_verdict(e.metrics) for e in evaluations}
+        verdicts = {name: update_verdict(m) for name, m in per_series.items()}
         metrics["update"] = {"parent": parent, **lineage.info, "verdicts": verdicts}
         notes.insert(0, next(iter(verdicts.values())) if not many else
                      f"updated from {parent}: see each series' comparison with the parent")
     result = FitResult(run_dir=run_dir, config=cfg, kind=metrics["kind"], metrics=metrics,
-                       forecasts=forecasts, unit=unit_label(cfg, panel.first.target_names),
+                       held_forecasts=forecasts, unit=unit_label(cfg, panel.first.target_names),
                        panel=panel, module=net.module, training=net.training)
-    if not trainer.is_global_zero:
-        return result  # another process (rank 0) writes the run
-    atomic_write_text(run_dir / "model.json", model_card(cfg, panel, evaluations, many, parent).to_json())
+    if not writes:
+        return result
+    model_card(cfg, panel, conformal, many, parent).write(run_dir / "model.json")
     write_metrics_json(run_dir / "metrics.json", metrics)
-    write_csv(run_dir / "forecasts.csv", forecasts)
-    write_fit_report(result)
+    if not many:
+        write_csv(run_dir / "forecasts.csv", forecasts)
+    write_fit_report(result, shown)
     return result
 
 
-def write_fit_report(result: FitResult) -> None:
+@dataclass
+class PanelKept:
+    """What a many-series fit keeps of its evaluations once each series' forecasts are written."""
+
+    metrics: dict[str, dict]  # per series, its `evaluate` block
+    conformal: list[Conformal]  # per series, its interval widths (for the model card)
+    shown: pd.DataFrame  # the forecasts of the first series, which the report draws
+
+
+def stream_panel(path: Path | None, model: str, panel: Panel, evaluations: Iterator[SeriesEvaluation]) -> PanelKept:
+    """Run `evaluations`, writing each series' test forecasts into forecasts.csv at `path` (None:
+    nowhere, on a process other than rank 0) as it is evaluated and keeping only its metrics
+    and interval widths, and the forecasts of the first series the report draws: 10,000
+    series' forecasts (8.7 million rows) are never all in memory."""
+    table = PanelTable.of(panel.names, panel.prepared)
+    metrics, conformal, shown = {}, [], []
+    first = next(evaluations)
+    forecasters = list(first.columns(model))
+
+    def parts() -> Iterator[list[np.ndarray]]:
+        for i, e in enumerate(chain([first], evaluations)):
+            metrics[e.name] = e.metrics
+            conformal.append(e.conformal)
+            if i < SHOWN_SERIES:
+                shown.append((e.name, e.prepared, e.columns(model)))
+            yield table.part(i, e.prepared, e.columns(model))
+
+    if path is None:
+        deque(parts(), maxlen=0)
+    else:
+        write_csv_parts(path, table.header(forecasters), table.levels(forecasters), parts())
+    return PanelKept(metrics, conformal, panel_forecast_frame(shown))
+
+
+def write_fit_report(result: FitResult, forecasts: pd.DataFrame) -> None:
+    """The run's report.html; `forecasts`: the test forecasts it draws (of a many-series fit,
+    the first series')."""
     cfg, p, t = result.config, result.prepared, result.training
     trained = f"trained {t.epochs} epochs (best {t.best_epoch})"
     if result.kind == "panel":
@@ -110,11 +155,11 @@ def write_fit_report(result: FitResult) -> None:
                            f"{len(result.panel.names)} series",
                            subtitle=(f"lookback {p.lookback}, horizon {p.horizon}, transform "
                                      f"{p.transform}, per-series scaling, {trained}"),
-                           metrics=result.metrics, forecasts=result.forecasts, unit=result.unit)
+                           metrics=result.metrics, forecasts=forecasts, unit=result.unit)
         return
     m = result.metrics
     write_report(result.report, title=f"{data_label(cfg)}: {cfg.model} forecast",
                  subtitle=(f"lookback {p.lookback}, horizon {p.horizon}, transform {p.transform}, "
                            f"{m['split']['windows']} test windows, {trained}"),
-                 series=result.series, spans=result.spans, forecasts=result.forecasts, metrics=m,
+                 series=result.series, spans=result.spans, forecasts=forecasts, metrics=m,
                  history=result.history, unit=result.unit, notes=m["data"]["notes"])

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 import torch
 from filelock import FileLock, Timeout
 
@@ -131,3 +132,15 @@ def load_checkpoint(path: Path) -> dict:
                           ) from None
 
 
+
+
+def read_forecasts(path: Path, tz: object = None) -> pd.DataFrame:
+    """A run's forecasts.csv as a frame, indexed again by (series,) cutoff and timestamp: steps
+    as integers, series and target names as text (a series named "1" stays "1"), every other
+    number as float64 (a float32 column's values round back to the same float32), and
+    timestamps in the time zone `tz` of the series (None: naive)."""
+    frame = pd.read_csv(path, dtype={"series": str, "target": str})
+    for col in ("cutoff", "timestamp"):
+        stamps = pd.to_datetime(frame[col], format="ISO8601", utc=tz is not None)
+        frame[col] = stamps.dt.tz_convert(tz) if tz is not None else stamps
+    return frame.set_index([c for c in ("series", "cutoff", "timestamp") if c in frame.columns])

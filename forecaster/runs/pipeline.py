@@ -8,6 +8,7 @@ fold of `backtest` go through `prepare_data` (or a prepared `Panel`), `train_net
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,14 +153,20 @@ def split_forecasts(module: ForecastModule, panel: Panel, data: WindowDataModule
 
 def evaluate_network(net: TrainedNetwork, panel: Panel, data: WindowDataModule,
                      references: list[dict[str, np.ndarray]] | None = None) -> list[SeriesEvaluation]:
+    """`evaluate_series` of every series, as a list."""
+    return list(evaluate_series(net, panel, data, references))
+
+
+def evaluate_series(net: TrainedNetwork, panel: Panel, data: WindowDataModule,
+                    references: list[dict[str, np.ndarray]] | None = None) -> Iterator[SeriesEvaluation]:
     """Forecast every series' test windows, evaluate them against the baselines, and calibrate
-    each series' conformal intervals on its validation windows (never the test split).
-    `references` (per series, name -> (N, H, C) test forecasts, e.g. an updated model's parent)
-    are judged beside the baselines."""
+    each series' conformal intervals on its validation windows (never the test split); one
+    series at a time, so that a caller can write each one's forecasts and let them go before
+    the next (10,000 series). `references` (per series, name -> (N, H, C) test forecasts, e.g.
+    an updated model's parent) are judged beside the baselines."""
     mean, std = predict_windows(net.module, data, "test")  # (N, H, C) model space, all series
     val_mean, _ = predict_windows(net.module, data, "val")
     stds = panel.per_series(std, "test") if std is not None else [None] * len(panel.names)
-    out = []
     refs = references or [{}] * len(panel.names)
     for name, p, m, s, vm, ref in zip(panel.names, panel.prepared, panel.per_series(mean, "test"), stds,
                                       panel.per_series(val_mean, "val"), refs):
@@ -169,8 +176,7 @@ def evaluate_network(net: TrainedNetwork, panel: Panel, data: WindowDataModule,
         metrics = evaluate(p, pred, net.name, "test", baselines)
         metrics["validation"] = validation_errors(p, val_pred)
         metrics["intervals"], bounds, conformal = interval_metrics(p, val_pred, pred, m, s)
-        out.append(SeriesEvaluation(name, p, pred, metrics, bounds, conformal, baselines))
-    return out
+        yield SeriesEvaluation(name, p, pred, metrics, bounds, conformal, baselines)
 
 
 def check_finite(net: TrainedNetwork, series: str, *forecasts: np.ndarray) -> None:
@@ -196,13 +202,13 @@ def training_info(net: TrainedNetwork, data: WindowDataModule) -> dict:
             "train_loss": t.train_loss, "val_loss": t.val_loss}
 
 
-def model_card(cfg: FitConfig, panel: Panel, evaluations: list[SeriesEvaluation] | None = None,
+def model_card(cfg: FitConfig, panel: Panel, conformal: list[Conformal] | None = None,
                many: bool = False, parent: str | None = None) -> ModelCard:
-    """The card of a model trained on `panel`; with `evaluations`, its interval widths too;
-    `parent`: the run it was updated from."""
+    """The card of a model trained on `panel`; with `conformal` (per series), its interval
+    widths too; `parent`: the run it was updated from."""
     p = panel.first
     n_data = len(p.column_transforms)
-    conformal = [e.conformal for e in evaluations] if evaluations else [None] * len(panel.names)
+    conformal = conformal or [None] * len(panel.names)
     return ModelCard(
         network=cfg.model, network_kwargs=network_kwargs(cfg, p), lookback=p.lookback,
         horizon=p.horizon, transform=p.transform, targets=list(p.target_names),

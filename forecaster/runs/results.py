@@ -22,6 +22,7 @@ from forecaster.report.backtest import backtest_figures
 from forecaster.report.compare import compare_figures
 from forecaster.report.fit import figures as fit_figures
 from forecaster.report.panel import panel_figures
+from forecaster.runs.folder import read_forecasts
 from forecaster.runs.pipeline import TrainedNetwork
 from forecaster.training.module import ForecastModule
 from forecaster.training.trainer import TrainResult
@@ -36,8 +37,13 @@ class RunResult:
     config: FitConfig
     kind: str  # one of KINDS
     metrics: dict  # what metrics.json holds
-    forecasts: pd.DataFrame  # every test forecast, indexed by cutoff and real timestamp
+    held_forecasts: pd.DataFrame | None  # see `forecasts`; None: not held (a many-series fit)
     unit: str  # axis label of the targets
+
+    @property
+    def forecasts(self) -> pd.DataFrame:
+        """Every test forecast, indexed by cutoff and real timestamp (and series)."""
+        return self.held_forecasts
 
     @property
     def report(self) -> Path:
@@ -60,6 +66,15 @@ class FitResult(RunResult):
     panel: Panel = field(repr=False, default=None)
     module: ForecastModule = field(repr=False, default=None)
     training: TrainResult = field(repr=False, default=None)
+
+    @property
+    def forecasts(self) -> pd.DataFrame:
+        """Every test forecast, indexed by cutoff and real timestamp (and series). A many-series
+        fit does not hold them (10,000 series' are millions of rows): they are read from the
+        run's forecasts.csv on first use, numbers as float64."""
+        if self.held_forecasts is None:
+            self.held_forecasts = read_forecasts(self.run_dir / "forecasts.csv", self.prepared.index.tz)
+        return self.held_forecasts
 
     @property
     def prepared(self) -> Prepared:
