@@ -15,6 +15,9 @@ def test_guarantees_on_a_clean_sensor_log():
     assert all(vf.data.dtypes == "float64") and np.isfinite(vf.data.to_numpy()).all()
     assert vf.freq == pd.Timedelta(hours=1) and vf.season == 24
     assert (vf.segment == 0).all() and not vf.filled.any()
+    # No gap, nothing filled: both are views of one value, no memory per row, and read-only.
+    assert vf.segment.strides == (0,) and vf.filled.strides == (0, 0) and vf.filled.shape == (100, 1)
+    assert not vf.segment.flags.writeable and not vf.filled.flags.writeable
 
 
 def test_a_clean_float32_log_is_neither_converted_nor_copied():
