@@ -134,9 +134,10 @@ def stream_panel(path: Path | None, model: str, panel: Panel, evaluations: Itera
         for i, e in enumerate(chain([first], evaluations)):
             metrics[e.name] = e.metrics
             conformal.append(e.conformal)
+            columns = e.columns(model)
             if i < SHOWN_SERIES:
-                shown.append((e.name, e.prepared, e.columns(model)))
-            yield table.part(i, e.prepared, e.columns(model))
+                shown.append((e.name, e.prepared, columns))
+            yield table.part(i, e.prepared, columns)
 
     if path is None:
         deque(parts(), maxlen=0)

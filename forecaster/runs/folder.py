@@ -132,8 +132,6 @@ def load_checkpoint(path: Path) -> dict:
                           ) from None
 
 
-
-
 def read_forecasts(path: Path, tz: object = None) -> pd.DataFrame:
     """A run's forecasts.csv as a frame, indexed again by (series,) cutoff and timestamp: steps
     as integers, series and target names as text (a series named "1" stays "1"), every other
