@@ -71,7 +71,9 @@ def conformal_quantile(calibration: np.ndarray, level: float) -> np.ndarray:
     k = math.ceil((n + 1) * level)
     if k > n:
         return np.full(calibration.shape[1:], np.inf)
-    return np.sort(calibration, axis=0)[k - 1]
+    # The k-th smallest score per (step, target), copied out: a view would keep the whole
+    # (N, H, C) partitioned array alive for as long as the quantile (a model card holds it).
+    return np.partition(calibration, k - 1, axis=0)[k - 1].copy()
 
 
 def conformal_interval(forecast: np.ndarray, q: np.ndarray, scale: str) -> tuple[np.ndarray, np.ndarray]:
