@@ -156,3 +156,33 @@ def test_the_network_guard_cannot_be_swallowed(_offline):
         fetch_prices("IBM")
     assert _offline and "IBM" in _offline[0]
     _offline.clear()  # this test made the request on purpose
+
+
+def test_parquet_columns_decoded_row_group_by_row_group_are_what_pandas_reads(tmp_path):
+    """Float and time-zone-free timestamp columns are decoded one row group at a time into one
+    numpy array each; every other column goes through pandas. The frame is pandas' own."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from forecaster.data.sources.files import _read_parquet
+
+    n = 1_000
+    rng = np.random.default_rng(0)
+    f32 = rng.standard_normal(n).astype(np.float32)
+    f32[::7] = np.nan
+    table = pa.table({
+        "ts": pa.array(pd.date_range("2024-01-01", periods=n, freq="min").as_unit("us").to_numpy()),
+        "utc": pa.array(pd.date_range("2024-03-30", periods=n, freq="h", tz="Europe/Berlin")),
+        "f32": pa.array(f32, from_pandas=True),  # NaN stored as null
+        "f64": pa.array(rng.standard_normal(n)),
+        "i64": pa.array(np.arange(n)),
+        "site": pa.DictionaryArray.from_arrays(pa.array(np.arange(n) % 3, pa.int32()), pa.array(["a", "b", "c"])),
+        "text": pa.array([f"t{i}" for i in range(n)]),
+    })
+    path = tmp_path / "log.parquet"
+    pq.write_table(table, path, row_group_size=128)  # 8 row groups
+    got, want = _read_parquet(path), pd.read_parquet(path)
+    assert table.column("f32").null_count == len(range(0, n, 7))
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got["f32"].dtype == np.float32 and got["ts"].dtype == "datetime64[us]"
+    assert isinstance(got["site"].dtype, pd.CategoricalDtype)
