@@ -12,9 +12,9 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from forecaster.errors import ConfigError
 
@@ -174,30 +174,54 @@ def finite_or_none(value: object) -> object:
     """`value` with every non-finite float (NaN, inf) replaced by None, through dicts and lists."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {k: finite_or_none(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [finite_or_none(v) for v in value]
     return value
 
 
-def write_metrics_json(path: str | os.PathLike, metrics: dict) -> Path:
+def write_metrics_json(path: str | os.PathLike, metrics: Mapping) -> Path:
     """metrics.json at `path`, atomically: valid JSON, so a number that is not finite (an
     interval too wide to calibrate on few windows, a metric with nothing to average) is written
-    as null. Streamed into the file: the text of 10,000 series' metrics is never one string
-    (nor the list of its millions of pieces that `json.dumps` joins), and only one series'
-    block at a time is copied to replace what is not finite. The text is `json.dump`'s with
-    `indent=2`."""
-    def dump(fh, value: object, depth: int) -> None:
-        if depth < 2 and isinstance(value, dict) and value:  # the top level and each block by key
-            for i, (key, item) in enumerate(value.items()):
-                fh.write(("{" if i == 0 else ",") + "\n" + "  " * (depth + 1) + json.dumps(str(key)) + ": ")
-                dump(fh, item, depth + 1)
-            fh.write("\n" + "  " * depth + "}")
-        else:  # JSON strings hold no line breaks, so this indents the lines of the text only
-            fh.write(json.dumps(finite_or_none(value), indent=2, allow_nan=False).replace("\n", "\n" + "  " * depth))
-
+    as null. Streamed into the file (`stream_json`: the top level and each of its blocks by
+    key), so only one series' block at a time is copied to replace what is not finite. The text
+    is `json.dump`'s with `indent=2`."""
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8") as fh:
-            dump(fh, metrics, 0)
+            stream_json(fh, metrics, levels=2, finite=True)
     return atomic_write(path, write)
+
+
+class Mapped(Sequence):
+    """`fn` of each of `items`, made when read: a list of 10,000 series' dicts that
+    `stream_json` writes without them ever all being in memory."""
+
+    def __init__(self, fn: Callable, items: Sequence) -> None:
+        self.fn, self.items = fn, items
+
+    def __getitem__(self, i):
+        return self.fn(self.items[i])
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def stream_json(fh: IO[str], value: object, levels: int, finite: bool = False, depth: int = 0) -> None:
+    """Write `json.dump(value, fh, indent=2)`'s text (`finite`: every non-finite float as null,
+    see `finite_or_none`), with the mappings and lists of the first `levels` levels written item
+    by item: the text of 10,000 series is never one string, nor the list of its millions of
+    pieces that `json.dumps` joins."""
+    if depth < levels and isinstance(value, (Mapping, Sequence)) and not isinstance(value, str) and len(value):
+        mapping = isinstance(value, Mapping)
+        opener, closer = ("{", "}") if mapping else ("[", "]")
+        for i, (key, item) in enumerate(value.items() if mapping else enumerate(value)):
+            fh.write((opener if i == 0 else ",") + "\n" + "  " * (depth + 1)
+                     + (json.dumps(str(key)) + ": " if mapping else ""))
+            stream_json(fh, item, levels, finite, depth + 1)
+        fh.write("\n" + "  " * depth + closer)
+        return
+    if isinstance(value, (Mapping, Sequence)) and not isinstance(value, str) and not len(value):
+        value = {} if isinstance(value, Mapping) else []
+    text = json.dumps(finite_or_none(value) if finite else value, indent=2, allow_nan=not finite)
+    fh.write(text.replace("\n", "\n" + "  " * depth))  # JSON strings hold no line breaks

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -213,7 +214,7 @@ def print_panel_summary(metrics: dict) -> None:
     o = metrics["overall"]
     print(f"\n{metrics['data']['source']} · {o['series']} series · one {o['model']} model")
     print(f"  {'series':<20}{'MAE':>12}{'naive MAE':>12}{'vs naive':>10}{'MASE':>8}")
-    for name, m in list(metrics["series"].items())[:20]:
+    for name, m in islice(metrics["series"].items(), 20):
         mae, naive = m["model"]["MAE"], m["baselines"]["naive"]["MAE"]
         print(f"  {name[:19]:<20}{mae:>12.4g}{naive:>12.4g}{vs_naive_label(mae, naive):>10}{m['model']['MASE']:>8.3f}")
     if o["series"] > 20:

@@ -203,3 +203,48 @@ def test_a_panel_fit_reads_its_forecasts_back_as_written(stocks):
     for name, p in zip(stocks.panel.names, stocks.panel.prepared):
         np.testing.assert_array_equal(f.xs(name, level="series")["actual"].to_numpy(),
                                       p.actuals("test").reshape(-1).astype(np.float64))
+
+
+def test_series_groups_cover_every_series_in_order_within_the_window_budget(stocks):
+    panel = stocks.panel
+    counts = panel.window_counts("test") + panel.window_counts("val")
+    for budget in (1, int(counts[0]), int(counts[:2].sum()), 10**9):
+        groups = panel.groups(("test", "val"), budget)
+        assert [i for g in groups for i in g] == list(range(len(panel.names)))
+        assert all(len(g) == 1 or counts[g.start:g.stop].sum() <= budget for g in groups)
+    assert len(panel.groups(("test", "val"), 1)) == len(panel.names)  # one series a group
+    whole = panel.windows("test", range(len(panel.names)))
+    assert whole == range(int(panel.window_counts("test").sum()))
+
+
+def test_evaluation_in_groups_of_series_is_the_evaluation_of_all_at_once(stocks, monkeypatch):
+    """Forecasting a group of series' windows at a time changes no number of any series."""
+    import forecaster.runs.pipeline as pipeline
+
+    cfg, panel = stocks.config, stocks.panel
+    net = pipeline.TrainedNetwork(cfg.model, stocks.module, stocks.training)
+    data = panel.datamodule(cfg.batch_size, cfg.seed)
+    monkeypatch.setattr(pipeline, "PREDICTED_WINDOWS", 1)  # each series its own group
+    one_by_one = pipeline.evaluate_network(net, panel, data)
+    monkeypatch.setattr(pipeline, "PREDICTED_WINDOWS", 10**9)  # all series in one group
+    at_once = pipeline.evaluate_network(net, panel, data)
+    for a, b in zip(one_by_one, at_once):
+        np.testing.assert_array_equal(a.pred, b.pred)
+        assert json.dumps(a.metrics) == json.dumps(b.metrics)
+        assert json.loads(json.dumps(a.metrics)) == stocks.metrics["series"][a.name]  # the run's
+
+
+def test_series_metrics_are_kept_as_text_and_read_back_equal(stocks):
+    """A many-series fit keeps each series' block as its JSON text (`PackedBlocks`): read back,
+    it is the block metrics.json holds, NaN included."""
+    from forecaster.evaluation.tables import PackedBlocks
+
+    blocks = stocks.metrics["series"]
+    assert isinstance(blocks, PackedBlocks) and list(blocks) == STOCKS and len(blocks) == 4
+    saved = json.loads((stocks.run_dir / "metrics.json").read_text())["series"]
+    assert json.loads(json.dumps(dict(blocks.items()), allow_nan=False)) == saved
+    packed = PackedBlocks()
+    packed.add("x", {"a": float("nan"), "b": [1.5, 1e-300], "c": {"d": "text"}, "t": (1, 2)})
+    back = packed["x"]
+    assert np.isnan(back["a"]) and back["b"] == [1.5, 1e-300] and back["c"] == {"d": "text"}
+    assert back["t"] == [1, 2] and packed["x"] is not back  # decoded afresh on every read

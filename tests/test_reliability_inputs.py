@@ -235,3 +235,24 @@ def test_metrics_json_is_streamed_as_json_dump_would_write_it(tmp_path):
                "overall": {"verdict": "line one\nline two", "k": [[], {}]}}
     write_metrics_json(tmp_path / "metrics.json", metrics)
     assert (tmp_path / "metrics.json").read_text() == json.dumps(finite_or_none(metrics), indent=2)
+
+
+def test_stream_json_writes_json_dump_text_at_every_depth_and_for_lazy_lists():
+    """`stream_json` (metrics.json and model.json) gives `json.dumps(indent=2)`'s text whatever
+    the depth it streams to; a `Mapped` list is written as the list of its items, made one by one."""
+    import io
+
+    from forecaster._io import Mapped, stream_json
+
+    value = {"a": 1, "b": [1, 2, {"x": [3, {"y": 4}]}], "c": {}, "d": [], "e": {"f": {"g": [1]}},
+             "s": "two\nlines", "t": (1, 2), "n": None}
+    for levels in range(5):
+        fh = io.StringIO()
+        stream_json(fh, value, levels)
+        assert fh.getvalue() == json.dumps(value, indent=2), levels
+    made = []
+    lazy = Mapped(lambda i: made.append(i) or {"v": i, "w": [i]}, [1, 2, 3])
+    fh = io.StringIO()
+    stream_json(fh, {"series": lazy, "empty": Mapped(str, [])}, levels=2)
+    assert fh.getvalue() == json.dumps({"series": [{"v": i, "w": [i]} for i in (1, 2, 3)], "empty": []}, indent=2)
+    assert made == [1, 2, 3]  # each made once, as it was written

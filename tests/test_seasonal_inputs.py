@@ -88,7 +88,8 @@ def test_series_that_disagree_on_the_anchor_all_use_the_last_value_and_no_column
     panel = prepare_panel(frames, cfg)
     for p in panel.prepared:
         assert not p.anchor_offsets.any() and p.season_inputs == [] and p.input_names == ["temp"]
-        assert any("disagree" in n for n in p.notes)
+        assert p.notes[0].startswith("season") and "disagree" in p.notes[-1]  # the anchor's own note replaced
+        assert not any("validation MAE" in n or "--anchor last" in n for n in p.notes)
 
 
 def test_the_card_records_the_inputs_and_an_older_card_loads_without_them(tmp_path):

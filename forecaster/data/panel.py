@@ -52,10 +52,34 @@ class Panel:
                                 anchor_offsets=p.anchor_offsets, relative_inputs=p.relative_inputs,
                                 future_columns=p.future_columns)
 
-    def per_series(self, values: np.ndarray, split: str) -> list[np.ndarray]:
-        """Split (N, ...) rows of all series' `split` windows into one array per series."""
-        counts = [len(p.starts[split]) for p in self.prepared]
+    def per_series(self, values: np.ndarray, split: str, series: range | None = None) -> list[np.ndarray]:
+        """Split (N, ...) rows of all series' `split` windows (or of the consecutive `series`'
+        windows only) into one array per series."""
+        counts = self.window_counts(split)[series.start:series.stop] if series else self.window_counts(split)
         return np.split(values, np.cumsum(counts)[:-1])
+
+    def window_counts(self, split: str) -> np.ndarray:
+        """(S,) windows of `split` in each series."""
+        return np.array([len(p.starts[split]) for p in self.prepared], dtype=np.int64)
+
+    def windows(self, split: str, series: range) -> range:
+        """The numbers of `split`'s windows of the consecutive `series`, among all series' ones."""
+        first = np.r_[0, np.cumsum(self.window_counts(split))]  # (S + 1,)
+        return range(int(first[series.start]), int(first[series.stop]))
+
+    def groups(self, splits: tuple[str, ...], max_windows: int) -> list[range]:
+        """The series cut into runs of consecutive series holding at most `max_windows` windows of
+        `splits` together (a series with more is a run of its own): a whole panel's forecasts
+        are then never all in memory at once."""
+        counts = sum(self.window_counts(s) for s in splits)  # (S,)
+        out, first, held = [], 0, 0
+        for i, n in enumerate(counts.tolist()):
+            if held and held + n > max_windows:
+                out.append(range(first, i))
+                first, held = i, 0
+            held += n
+        out.append(range(first, len(counts)))
+        return out
 
 
 def split_bounds(frames: dict[str, ValidFrame], val_size: float, test_size: float,
@@ -134,23 +158,18 @@ def pooled_stamps(indexes: list[pd.DatetimeIndex]) -> np.ndarray:
     return stamps
 
 
-def _prepare_each(frames: dict[str, ValidFrame], cfg: FitConfig, bounds_of: list[dict[str, tuple[int, int]]],
-                  fitted: list[Fitted] | None, test_after: pd.Timestamp | None, anchor: str) -> list[Prepared]:
-    prepared = []
-    for i, ((name, frame), bounds) in enumerate(zip(frames.items(), bounds_of)):
-        try:
-            prepared.append(prepare(frame, cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size,
-                                    transform=cfg.transform, calendar=cfg.calendar,
-                                    stride=cfg.stride, bounds=bounds, anchor=anchor,
-                                    fitted=fitted[i] if fitted else None, holidays=holidays_of(cfg),
-                                    network=cfg.model))
-        except DataError as err:
-            if len(frames) == 1:
-                raise
-            val_start, test_start = split_times(frames, cfg.val_size, cfg.test_size, test_after)
-            raise DataError(f"series {name!r} (the splits start at {val_start} and {test_start}): "
-                            f"{err}; drop this series or give it more history") from None
-    return prepared
+def _prepare_one(frames: dict[str, ValidFrame], name: str, cfg: FitConfig, bounds: dict[str, tuple[int, int]],
+                 fitted: Fitted | None, test_after: pd.Timestamp | None, anchor: str) -> Prepared:
+    try:
+        return prepare(frames[name], cfg.lookback, cfg.horizon, cfg.val_size, cfg.test_size,
+                       transform=cfg.transform, calendar=cfg.calendar, stride=cfg.stride, bounds=bounds,
+                       anchor=anchor, fitted=fitted, holidays=holidays_of(cfg), network=cfg.model)
+    except DataError as err:
+        if len(frames) == 1:
+            raise
+        val_start, test_start = split_times(frames, cfg.val_size, cfg.test_size, test_after)
+        raise DataError(f"series {name!r} (the splits start at {val_start} and {test_start}): "
+                        f"{err}; drop this series or give it more history") from None
 
 
 def holidays_of(cfg: FitConfig) -> Holidays | None:
@@ -164,14 +183,20 @@ def prepare_panel(frames: dict[str, ValidFrame], cfg: FitConfig, fitted: list[Fi
     `fitted` (one per series) and `test_after` for a model learning from newer data (see
     `prepare` and `split_bounds`)."""
     bounds_of = split_bounds(frames, cfg.val_size, cfg.test_size, cfg.split_rows, test_after)
-    prepared = _prepare_each(frames, cfg, bounds_of, fitted, test_after, cfg.anchor)
+    fitted_of = fitted or [None] * len(frames)
+    prepared = [_prepare_one(frames, name, cfg, bounds, f, test_after, cfg.anchor)
+                for name, bounds, f in zip(frames, bounds_of, fitted_of)]
     first = prepared[0]
     if any(not np.array_equal(q.anchor_offsets, first.anchor_offsets) for q in prepared):
         # One network, one anchor and one set of inputs: the last value, where the series'
-        # validation rows disagree.
+        # validation rows disagree. Only the series that chose the seasonal anchor are prepared
+        # again, each in its place (never a second list of every series beside the first).
         note = "forecasts are changes from the last value (the series disagree on the seasonal anchor)"
-        prepared = [replace(q, notes=(*q.notes[:1], note))
-                    for q in _prepare_each(frames, cfg, bounds_of, fitted, test_after, "last")]
+        for i, (name, bounds, f) in enumerate(zip(frames, bounds_of, fitted_of)):
+            if prepared[i].anchor_offsets.any():
+                prepared[i] = _prepare_one(frames, name, cfg, bounds, f, test_after, "last")
+            q = prepared[i]
+            prepared[i] = replace(q, notes=(*q.notes[:-1], note))  # the anchor's note is the last
         first = prepared[0]
     for name, p in zip(frames, prepared):
         if p.input_names != first.input_names or p.transform != first.transform:

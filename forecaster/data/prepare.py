@@ -108,7 +108,7 @@ class Prepared:
     kind: str
     anchor_offsets: np.ndarray  # (H,) rows from the cutoff to each step's anchor (<= 0; see data.season)
     stride: int  # rows between consecutive window starts
-    notes: tuple[str, ...] = ()  # what was detected or chosen (season, anchor)
+    notes: tuple[str, ...] = ()  # what validation noted, then what was detected or chosen (season, anchor)
 
     @property
     def n_features(self) -> int:
@@ -360,7 +360,7 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
                     lookback=lookback, horizon=horizon, bounds=bounds, starts=starts,
                     segment=frame.segment, filled=frame.filled, season=season,
                     freq=frame.freq, kind=frame.kind, anchor_offsets=offsets, stride=stride,
-                    notes=tuple(n for n in (season_note, anchor_note) if n))
+                    notes=(*frame.notes, *(n for n in (season_note, anchor_note) if n)))
 
 
 def _returns(values: np.ndarray, how: str, name: str, index: pd.DatetimeIndex) -> np.ndarray:

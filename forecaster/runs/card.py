@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster import __version__
-from forecaster._io import atomic_write, versioned_json
+from forecaster._io import Mapped, atomic_write, stream_json, versioned_json
 from forecaster.data.frame import Step, parse_step, step_text
 from forecaster.data.holidays import Holidays
 from forecaster.data.prepare import COLUMN_TRANSFORMS, Scaler
@@ -172,14 +172,18 @@ class ModelCard:
         return json.dumps(self.to_dict(), indent=2)
 
     def write(self, path: Path) -> Path:
-        """model.json at `path`, atomically: `to_json`'s text, streamed into the file (the card of
-        10,000 series is never one string, nor the list of pieces `json.dumps` joins)."""
+        """model.json at `path`, atomically: `to_json`'s text, streamed into the file series by
+        series (the card of 10,000 series is never one string, nor one dict)."""
         def write(tmp: Path) -> None:
             with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(self.to_dict(), fh, indent=2)
+                stream_json(fh, {**self._head(), "series": Mapped(SeriesCard.to_dict, self.series)}, levels=2)
         return atomic_write(path, write)
 
     def to_dict(self) -> dict[str, Any]:
+        return {**self._head(), "series": [s.to_dict() for s in self.series]}
+
+    def _head(self) -> dict[str, Any]:
+        """Everything but the series, in to_dict's order."""
         return {
             "format": CARD_FORMAT, "forecaster_version": self.forecaster_version,
             "network": self.network, "network_kwargs": self.network_kwargs,
@@ -190,7 +194,7 @@ class ModelCard:
             "loss": self.loss, "many": self.many, "anchor_offsets": self.anchor_offsets,
             "future": self.future, "holidays": self.holidays.to_dict() if self.holidays else None,
             "static": self.static, "season_inputs": self.season_inputs,
-            "parent": self.parent, "series": [s.to_dict() for s in self.series],
+            "parent": self.parent,
         }
 
     @classmethod

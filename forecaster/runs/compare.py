@@ -97,7 +97,7 @@ def train_and_write(cfg: FitConfig, run_dir: Path, main: Arm, plain: Arm | None,
     """Train every model on the same windows and write the comparison into its claimed folder.
     With a `plain` arm, each model is trained on it first, as `<model>-no-future`, and the
     model with its future inputs is then judged against it beside the baselines."""
-    panel, p, frames = main.panel, main.panel.first, main.frames
+    panel, p = main.panel, main.panel.first
     atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
     nets: dict[str, TrainedNetwork] = {}
     evals: dict[str, SeriesEvaluation] = {}
@@ -121,7 +121,7 @@ def train_and_write(cfg: FitConfig, run_dir: Path, main: Arm, plain: Arm | None,
         metrics["ablation"] = ablation
     metrics["data"] = {"source": data_label(cfg), "kind": p.kind, "series": 1, "rows": len(p.index),
                        "inputs": p.input_names,
-                       "notes": [*next(iter(frames.values())).notes, *p.notes,
+                       "notes": [*p.notes,
                                  *(n for name in cfg.models for n in network_notes(cfg, name, p))]}
     baselines = {k: f for k, f in next(iter(evals.values())).baselines.items() if k in BASELINES}
     forecasts = forecast_frame(p, {**{n: e.pred for n, e in evals.items()}, **baselines}, "test")

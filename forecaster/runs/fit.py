@@ -22,12 +22,11 @@ import pandas as pd
 
 from forecaster._io import atomic_write_text, write_csv, write_csv_parts, write_metrics_json
 from forecaster.config import FitConfig, dump_yaml, is_panel
-from forecaster.data.frame import ValidFrame
 from forecaster.data.panel import Panel
 from forecaster.data.select import data_label, unit_label
 from forecaster.data.windows import WindowDataModule
 from forecaster.evaluation.intervals import Conformal
-from forecaster.evaluation.tables import PanelTable, overall_metrics, panel_forecast_frame, update_verdict
+from forecaster.evaluation.tables import PackedBlocks, PanelTable, overall_metrics, panel_forecast_frame, update_verdict
 from forecaster.report.fit import write_report
 from forecaster.report.panel import SHOWN_SERIES, write_panel_report
 from forecaster.runs.folder import check_resumable, claim_run_dir, claimed
@@ -55,13 +54,13 @@ def fit(cfg: FitConfig, progress: bool = True, resume: bool = False) -> FitResul
     run_dir, writer = claim_run_dir(cfg, resume)
     last = check_resumable(run_dir) if resume else None
     trainer = trainer_for(cfg, run_dir, progress)  # bad trainer flags fail before any work
-    frames, panel, data = prepare_data(cfg)
+    panel, data = prepare_data(cfg)[1:]  # the frames go (each series keeps its notes in its Prepared)
     with claimed(run_dir, writer, reuse=cfg.overwrite or resume, overwrite=cfg.overwrite and not resume):
-        return train_and_write(cfg, run_dir, writer, trainer, frames, panel, data, last)
+        return train_and_write(cfg, run_dir, writer, trainer, panel, data, last)
 
 
-def train_and_write(cfg: FitConfig, run_dir: Path, writer: bool, trainer: L.Trainer,
-                    frames: dict[str, ValidFrame], panel: Panel, data: WindowDataModule,
+def train_and_write(cfg: FitConfig, run_dir: Path, writer: bool, trainer: L.Trainer, panel: Panel,
+                    data: WindowDataModule,
                     last: Path | None, lineage: Lineage | None = None) -> FitResult:
     """Train, evaluate and (as the writer) write the run into its claimed folder. With a
     `lineage`, training starts from the parent's weights and the parent is judged beside the
@@ -75,8 +74,8 @@ def train_and_write(cfg: FitConfig, run_dir: Path, writer: bool, trainer: L.Trai
                         init_state=lineage.state if lineage else None)
     evaluations = evaluate_series(net, panel, data, [{"parent": f} for f in lineage.forecasts]
                                   if lineage else None)
-    notes = [f"{name}: {n}" if many else n for (name, fr), p in zip(frames.items(), panel.prepared)
-             for n in (*fr.notes, *p.notes)] + network_notes(cfg, cfg.model, panel.first)
+    notes = [f"{name}: {n}" if many else n for name, p in zip(panel.names, panel.prepared)
+             for n in p.notes] + network_notes(cfg, cfg.model, panel.first)
     data_block = {"source": data_label(cfg), "kind": panel.first.kind, "series": len(panel.names),
                   "rows": int(panel.offsets[-1]), "inputs": panel.first.input_names, "notes": notes}
     writes = trainer.is_global_zero  # another process (rank 0) writes the run
@@ -115,7 +114,7 @@ def train_and_write(cfg: FitConfig, run_dir: Path, writer: bool, trainer: L.Trai
 class PanelKept:
     """What a many-series fit keeps of its evaluations once each series' forecasts are written."""
 
-    metrics: dict[str, dict]  # per series, its `evaluate` block
+    metrics: PackedBlocks  # per series, its `evaluate` block
     conformal: list[Conformal]  # per series, its interval widths (for the model card)
     shown: pd.DataFrame  # the forecasts of the first series, which the report draws
 
@@ -124,15 +123,16 @@ def stream_panel(path: Path | None, model: str, panel: Panel, evaluations: Itera
     """Run `evaluations`, writing each series' test forecasts into forecasts.csv at `path` (None:
     nowhere, on a process other than rank 0) as it is evaluated and keeping only its metrics
     and interval widths, and the forecasts of the first series the report draws: 10,000
-    series' forecasts (8.7 million rows) are never all in memory."""
+    series' forecasts (8.7 million rows) are never all in memory, and their metrics are kept
+    as text (`PackedBlocks`)."""
     table = PanelTable.of(panel.names, panel.prepared)
-    metrics, conformal, shown = {}, [], []
+    metrics, conformal, shown = PackedBlocks(), [], []
     first = next(evaluations)
     forecasters = list(first.columns(model))
 
     def parts() -> Iterator[list[np.ndarray]]:
         for i, e in enumerate(chain([first], evaluations)):
-            metrics[e.name] = e.metrics
+            metrics.add(e.name, e.metrics)
             conformal.append(e.conformal)
             columns = e.columns(model)
             if i < SHOWN_SERIES:

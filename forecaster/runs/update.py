@@ -69,7 +69,7 @@ def update(run: str | Path, csv: str | None = None, time_col: str | None = None,
     run_dir, writer = claim_run_dir(cfg)
     trainer = trainer_for(cfg, run_dir, progress)
     with claimed(run_dir, writer, reuse=cfg.overwrite, overwrite=cfg.overwrite):
-        return train_and_write(cfg, run_dir, writer, trainer, frames, panel, data, None, lineage)
+        return train_and_write(cfg, run_dir, writer, trainer, panel, data, None, lineage)
 
 
 def child_config(parent: LoadedRun, csv: str | None, time_col: str | None, offline: bool,
