@@ -83,8 +83,8 @@ def standardized_line(standardized: dict, over: str = "") -> str:
 
 class PackedBlocks(Mapping[str, dict]):
     """Each series' metrics block by series name, kept as its compact JSON text, deflated, and
-    decoded when read: 10,000 series' blocks are about 20 MB so, where as dicts of Python floats
-    they held 170 MB. A block reads back equal to the one added (JSON keeps every float, NaN
+    decoded when read: 10,000 series' blocks take about 20 MB so, against 170 MB as dicts of
+    Python floats. A block reads back equal to the one added (JSON keeps every float, NaN
     included, exactly; a tuple reads back as a list)."""
 
     def __init__(self) -> None:

@@ -60,8 +60,7 @@ def fit(cfg: FitConfig, progress: bool = True, resume: bool = False) -> FitResul
 
 
 def train_and_write(cfg: FitConfig, run_dir: Path, writer: bool, trainer: L.Trainer, panel: Panel,
-                    data: WindowDataModule,
-                    last: Path | None, lineage: Lineage | None = None) -> FitResult:
+                    data: WindowDataModule, last: Path | None, lineage: Lineage | None = None) -> FitResult:
     """Train, evaluate and (as the writer) write the run into its claimed folder. With a
     `lineage`, training starts from the parent's weights and the parent is judged beside the
     baselines on the test split."""

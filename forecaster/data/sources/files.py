@@ -30,11 +30,16 @@ import lzma
 import re
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from forecaster.errors import DataError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
 AMBIGUOUS = ("infer", "earliest", "latest", "drop")
 NONEXISTENT = ("raise", "shift_forward", "shift_backward", "drop")
@@ -127,14 +132,14 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     file = pq.ParquetFile(path)
     columns = {}
     for field in schema:
-        plain = pa.types.is_floating(field.type) or pa.types.is_timestamp(field.type) and field.type.tz is None
+        plain = pa.types.is_floating(field.type) or (pa.types.is_timestamp(field.type) and field.type.tz is None)
         columns[field.name] = (_decoded(file, field) if plain
                                else pd.read_parquet(path, columns=[field.name])[field.name])
     pa.default_memory_pool().release_unused()  # Arrow's allocator keeps the freed buffers otherwise
     return pd.DataFrame(columns, copy=False)
 
 
-def _decoded(file, field) -> np.ndarray:
+def _decoded(file: pq.ParquetFile, field: pa.Field) -> np.ndarray:
     """(T,) one float or timestamp column of a parquet file, decoded one row group at a time
     into one numpy array (a null is NaN, or NaT)."""
     dtype = field.type.to_pandas_dtype()
