@@ -186,3 +186,14 @@ def test_parquet_columns_decoded_row_group_by_row_group_are_what_pandas_reads(tm
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     assert got["f32"].dtype == np.float32 and got["ts"].dtype == "datetime64[us]"
     assert isinstance(got["site"].dtype, pd.CategoricalDtype)
+
+
+def test_a_parquet_file_with_a_column_name_twice_is_refused_by_name(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_arrays([pa.array(pd.date_range("2024-01-01", periods=2, freq="h").as_unit("us")),
+                                  pa.array([3.0, 4.0]), pa.array([5.0, 6.0])], names=["ts", "v", "v"])
+    pq.write_table(table, tmp_path / "twice.parquet")
+    with pytest.raises(DataError, match="more than one column named 'v'; rename them"):
+        load_file(tmp_path / "twice.parquet", time_col="ts", columns=["v"])

@@ -126,6 +126,10 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
+    twice = sorted({n for n in schema.names if schema.names.count(n) > 1})
+    if twice:
+        raise DataError(f"{path} has more than one column named {twice[0]!r}; rename them so that "
+                        "each name is used once")
     stored_index = [c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)]
     if stored_index or len(schema.names) < 2:
         return pd.read_parquet(path)
