@@ -212,16 +212,16 @@ def stream_json(fh: IO[str], value: object, levels: int, finite: bool = False, d
     see `finite_or_none`), with the mappings and lists of the first `levels` levels written item
     by item: the text of 10,000 series is never one string, nor the list of its millions of
     pieces that `json.dumps` joins."""
-    if depth < levels and isinstance(value, (Mapping, Sequence)) and not isinstance(value, str) and len(value):
-        mapping = isinstance(value, Mapping)
-        opener, closer = ("{", "}") if mapping else ("[", "]")
-        for i, (key, item) in enumerate(value.items() if mapping else enumerate(value)):
-            fh.write((opener if i == 0 else ",") + "\n" + "  " * (depth + 1)
-                     + (json.dumps(str(key)) + ": " if mapping else ""))
-            stream_json(fh, item, levels, finite, depth + 1)
-        fh.write("\n" + "  " * depth + closer)
-        return
-    if isinstance(value, (Mapping, Sequence)) and not isinstance(value, str) and not len(value):
-        value = {} if isinstance(value, Mapping) else []
+    mapping = isinstance(value, Mapping)
+    if mapping or isinstance(value, Sequence) and not isinstance(value, str):
+        if depth < levels and len(value):
+            opener, closer = ("{", "}") if mapping else ("[", "]")
+            for i, (key, item) in enumerate(value.items() if mapping else enumerate(value)):
+                fh.write((opener if i == 0 else ",") + "\n" + "  " * (depth + 1)
+                         + (json.dumps(str(key)) + ": " if mapping else ""))
+                stream_json(fh, item, levels, finite, depth + 1)
+            fh.write("\n" + "  " * depth + closer)
+            return
+        value = value if len(value) else {} if mapping else []  # an empty Mapped, as json writes []
     text = json.dumps(finite_or_none(value) if finite else value, indent=2, allow_nan=not finite)
     fh.write(text.replace("\n", "\n" + "  " * depth))  # JSON strings hold no line breaks

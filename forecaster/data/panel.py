@@ -12,6 +12,7 @@ The honesty rules of one series hold for each series of a panel:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -55,17 +56,24 @@ class Panel:
     def per_series(self, values: np.ndarray, split: str, series: range | None = None) -> list[np.ndarray]:
         """Split (N, ...) rows of all series' `split` windows (or of the consecutive `series`'
         windows only) into one array per series."""
-        counts = self.window_counts(split)[series.start:series.stop] if series else self.window_counts(split)
-        return np.split(values, np.cumsum(counts)[:-1])
+        first = self.window_offsets[split]  # (S + 1,)
+        series = range(len(self.prepared)) if series is None else series
+        return np.split(values, first[series.start + 1:series.stop] - first[series.start])
 
     def window_counts(self, split: str) -> np.ndarray:
         """(S,) windows of `split` in each series."""
-        return np.array([len(p.starts[split]) for p in self.prepared], dtype=np.int64)
+        return np.diff(self.window_offsets[split])
 
     def windows(self, split: str, series: range) -> range:
         """The numbers of `split`'s windows of the consecutive `series`, among all series' ones."""
-        first = np.r_[0, np.cumsum(self.window_counts(split))]  # (S + 1,)
+        first = self.window_offsets[split]
         return range(int(first[series.start]), int(first[series.stop]))
+
+    @cached_property
+    def window_offsets(self) -> dict[str, np.ndarray]:
+        """Per split, the (S + 1,) number of each series' first window among all series' ones
+        (and the total last): counted once, read by every group of an evaluation."""
+        return {split: np.cumsum([0, *(len(p.starts[split]) for p in self.prepared)]) for split in SPLITS}
 
     def groups(self, splits: tuple[str, ...], max_windows: int) -> list[range]:
         """The series cut into runs of consecutive series holding at most `max_windows` windows of
