@@ -101,7 +101,11 @@ def validate_frame(raw: pd.DataFrame, targets: list[str], features: list[str] | 
     if len(raw) == 0:
         raise DataError(f"{name} has no rows; give a non-empty series")
     index = _check_index(raw.index, name)
-    data = pd.DataFrame({c: _numeric(raw[c], c, name) for c in wanted}, index=index, copy=False)
+    columns = {c: _numeric(raw[c], c, name) for c in wanted}
+    if all(raw[c].dtype == columns[c].dtype for c in wanted):  # no column converted: the raw
+        data = raw[wanted].set_axis(index, axis=0)  # frame's own blocks (a slice of one is one block)
+    else:
+        data = pd.DataFrame(columns, index=index, copy=False)
 
     if kind == "price":
         freq, season = None, _trading_season(index)
