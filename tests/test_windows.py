@@ -49,17 +49,41 @@ def test_loaders_cover_every_window_once_and_shuffle_reproducibly():
     assert [xb.shape[0] for xb, _, _ in a.val_dataloader()] == [32, 32, 32, 32, 22]
 
 
-@pytest.mark.parametrize("n, world, batch", [(150, 2, 32), (151, 2, 32), (10, 3, 4), (7, 4, 64)])
-def test_sharded_batches_split_every_window_evenly_between_processes(n, world, batch):
+@pytest.mark.parametrize("materialized", [1 << 22, 0])  # randperm, and the computed order beyond it
+@pytest.mark.parametrize("n, world, batch", [(150, 2, 32), (151, 2, 32), (10, 3, 4), (7, 4, 64), (1, 2, 8),
+                                             (70_001, 3, 256)])
+def test_sharded_batches_split_every_window_evenly_between_processes(n, world, batch, materialized):
     for shuffle in (False, True):
-        shards = [list(WindowBatches(n, batch, shuffle, seed=1, rank=r, world=world)) for r in range(world)]
+        shards = [list(WindowBatches(n, batch, shuffle, seed=1, rank=r, world=world, materialized=materialized))
+                  for r in range(world)]
         lengths = {len(s) for s in shards}
         assert len(lengths) == 1 and lengths == {len(WindowBatches(n, batch, world=world))}  # same step count
+        assert all(b.dtype == torch.int32 and len(b) <= batch for s in shards for b in s)
         got = torch.cat([torch.cat(s) for s in shards])
         assert set(got.tolist()) == set(range(n))  # every window, in some process
         assert len(got) - n == -(-n // world) * world - n  # padding only to even the shards out
-        single = torch.cat(list(WindowBatches(n, batch, shuffle, seed=1)))
+        single = torch.cat(list(WindowBatches(n, batch, shuffle, seed=1, materialized=materialized)))
         assert sorted(single.tolist()) == list(range(n))
+
+
+def test_a_computed_order_is_reproducible_and_as_shuffled_as_randperm():
+    """Beyond `materialized` windows the order is a keyed permutation computed per chunk: the
+    same (seed, epoch) gives the same order, another epoch another one, and it shows none of
+    the structure a bad shuffle leaves (a trend, neighbours close together, batches from one
+    stretch of the series)."""
+    n, batch = 100_003, 256
+    order = lambda seed, epoch: torch.cat(list(WindowBatches(n, batch, True, seed, lambda: epoch,
+                                                             materialized=0))).double()
+    a = order(1, 0)
+    assert torch.equal(a, order(1, 0)) and not torch.equal(a, order(1, 1)) and not torch.equal(a, order(2, 0))
+    position = torch.arange(n, dtype=torch.float64)
+    assert abs(torch.corrcoef(torch.stack([position, a]))[0, 1]) < 0.02  # no trend
+    assert abs(torch.corrcoef(torch.stack([a[:-1], a[1:]]))[0, 1]) < 0.02  # neighbours unrelated
+    batches = a[: 200 * batch].view(200, batch)  # (200, B)
+    assert (batches.mean(1) / n - 0.5).abs().max() < 0.1  # each batch spans the series...
+    deciles = (batches * 10 // n).long()
+    assert all(len(torch.unique(d)) == 10 for d in deciles)  # ... every tenth of it
+    assert (torch.bincount(deciles.flatten(), minlength=10) / deciles.numel() - 0.1).abs().max() < 0.01
 
 
 def test_batches_scaled_on_the_fly_equal_those_of_the_materialized_copy():

@@ -111,6 +111,10 @@ def gather(series: Rows, rows: torch.Tensor) -> torch.Tensor:
     return series[rows]
 
 
+MATERIALIZED_ORDER = 1 << 22  # windows up to which a shuffled order is one tensor (16 MB of int32)
+ORDER_CHUNK = 1 << 16  # positions of a computed order made at a time
+
+
 class WindowBatches(Sampler):
     """Batches of window numbers, each a (B,) int32 tensor: in order, or shuffled by a
     permutation drawn from (seed, epoch), so epoch e has the same order whether or not
@@ -118,14 +122,17 @@ class WindowBatches(Sampler):
 
     Under several processes, process `rank` of `world` takes every world-th window of the
     order, padded by wrapping around so that every process gets the same number of batches
-    (as torch's DistributedSampler does). The order stays one tensor: no Python list of
-    millions of ints.
+    (as torch's DistributedSampler does). The order is never a Python list: up to `materialized`
+    windows it is one (N,) tensor (`torch.randperm`); beyond, a `KeyedPermutation` computed a
+    chunk of positions at a time, so 6.5 M windows need no 26 MB order.
     """
 
     def __init__(self, n: int, batch_size: int, shuffle: bool = False, seed: int = 0,
-                 epoch: Callable[[], int] = lambda: 0, rank: int = 0, world: int = 1) -> None:
+                 epoch: Callable[[], int] = lambda: 0, rank: int = 0, world: int = 1,
+                 materialized: int = MATERIALIZED_ORDER) -> None:
         self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
         self.seed, self.epoch, self.rank, self.world = seed, epoch, rank, world
+        self.materialized = materialized
 
     def _per_rank(self) -> int:
         return -(-self.n // self.world)  # ceil(n / world)
@@ -138,8 +145,11 @@ class WindowBatches(Sampler):
         return torch.int32 if self.n < 2**31 else torch.int64
 
     def __iter__(self):  # a generator: the epoch is read when the first batch is drawn
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch())
+        if self.shuffle and self.n > self.materialized:
+            yield from self._computed(KeyedPermutation(self.n, g))
+            return
         if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch())
             order = torch.randperm(self.n, generator=g, dtype=self._dtype())  # (N,)
         else:
             order = torch.arange(self.n, dtype=self._dtype())  # (N,)
@@ -148,6 +158,53 @@ class WindowBatches(Sampler):
             order = torch.cat([order, order[:pad]])[self.rank::self.world]  # (ceil(N / world),)
         for a in range(0, len(order), self.batch_size):  # one (B,) view at a time
             yield order[a:a + self.batch_size]
+
+    def _computed(self, perm: KeyedPermutation):
+        """The batches of `perm`'s order, this rank's positions only, a chunk of batches at a time."""
+        per_rank, chunk = self._per_rank(), self.batch_size * max(1, ORDER_CHUNK // self.batch_size)
+        for a in range(0, per_rank, chunk):
+            pos = torch.arange(a, min(a + chunk, per_rank)) * self.world + self.rank  # in the padded order
+            order = perm(torch.where(pos >= self.n, pos - self.n, pos)).to(self._dtype())  # (chunk,)
+            yield from order.split(self.batch_size)
+
+
+class KeyedPermutation:
+    """A pseudo-random permutation of [0, n), evaluated at any positions without an (N,) table:
+    a balanced Feistel network of `ROUNDS` keyed rounds on 2h bits (2^2h >= n; any such
+    network is a bijection), cycle-walked back into [0, n) (a value outside is encrypted again
+    until it falls inside, which restricts the bijection to [0, n): under 4 steps on average)."""
+
+    ROUNDS = 6
+
+    def __init__(self, n: int, generator: torch.Generator) -> None:
+        self.n = n
+        self.half = max(1, ((n - 1).bit_length() + 1) // 2)  # h bits per half
+        self.mask = (1 << self.half) - 1
+        self.keys = torch.randint(0, 1 << 31, (self.ROUNDS,), generator=generator).tolist()
+
+    def __call__(self, positions: torch.Tensor) -> torch.Tensor:
+        """(P,) int64 positions in [0, n) -> (P,) their values in [0, n)."""
+        out = self._encrypt(positions)
+        outside = torch.nonzero(out >= self.n).squeeze(1)
+        while len(outside):
+            out[outside] = self._encrypt(out[outside])
+            outside = outside[out[outside] >= self.n]
+        return out
+
+    def _encrypt(self, x: torch.Tensor) -> torch.Tensor:
+        left, right = x >> self.half, x & self.mask
+        for key in self.keys:
+            left, right = right, left ^ (_mix(right ^ key) & self.mask)
+        return (left << self.half) | right
+
+
+def _mix(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash (xor-shift-multiply, multipliers below 2^31 so that int64 never
+    overflows) of x < 2^32."""
+    x = x & 0xFFFFFFFF
+    x = ((x ^ (x >> 16)) * 0x7FEB352D) & 0xFFFFFFFF
+    x = ((x ^ (x >> 15)) * 0x2C1B3C6D) & 0xFFFFFFFF
+    return x ^ (x >> 16)
 
 
 def as_rows(series: np.ndarray | ScaledSeries) -> Rows:
