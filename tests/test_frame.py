@@ -36,6 +36,26 @@ def test_a_clean_float32_log_is_neither_converted_nor_copied():
     assert np.shares_memory(p32.levels, raw32["temp"].to_numpy())
 
 
+def test_a_slice_of_one_float_block_stays_one_block_of_the_same_memory():
+    """A series cut from a long-format file whose float columns are one block (as the parquet
+    reader makes them) keeps that block: its (T, K) values are one view, not one new block per
+    column (a frame of eight blocks held 12.4 KB a series, against 6.9 KB)."""
+    stamps = pd.date_range("2024-01-01", periods=300, freq="h")
+    block = np.random.default_rng(0).normal(size=(3, 300)).astype(np.float32)  # (K, T)
+    raw = pd.DataFrame(block.T, index=stamps, columns=["a", "b", "c"], copy=False)
+    for targets, features in ((["a"], ["b", "c"]), (["c"], ["b", "a"]), (["a"], ["c"]), (["b"], [])):
+        vf = validate_frame(raw.iloc[100:200], targets, features, kind="sensor")
+        wanted = [*targets, *features]
+        assert list(vf.data.columns) == wanted and vf.data.index.equals(stamps[100:200])
+        assert np.shares_memory(vf.data.to_numpy(), block)  # one block, a view of the file's
+        np.testing.assert_array_equal(vf.data.to_numpy(), raw[wanted].to_numpy()[100:200])
+    # Columns not evenly spaced are no slice: one block per column, each still the file's memory.
+    vf = validate_frame(raw.iloc[100:200], ["b"], ["a", "c"], kind="sensor")
+    assert list(vf.data.columns) == ["b", "a", "c"]
+    assert all(np.shares_memory(vf.data[c].to_numpy(), block) for c in "abc")
+    np.testing.assert_array_equal(vf.data.to_numpy(), raw[["b", "a", "c"]].to_numpy()[100:200])
+
+
 def test_market_closures_are_not_gaps():
     vf = validate_frame(load_dataset("aapl"), ["Close"], ["Volume"], kind="price")
     assert len(vf.data) == 3270 and vf.season == 5 and vf.freq is None

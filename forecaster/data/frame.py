@@ -102,9 +102,10 @@ def validate_frame(raw: pd.DataFrame, targets: list[str], features: list[str] | 
         raise DataError(f"{name} has no rows; give a non-empty series")
     index = _check_index(raw.index, name)
     columns = {c: _numeric(raw[c], c, name) for c in wanted}
-    if all(raw[c].dtype == columns[c].dtype for c in wanted):  # no column converted: the raw
-        data = raw[wanted].set_axis(index, axis=0)  # frame's own blocks (a slice of one is one block)
-    else:
+    positions = _as_slice(raw.columns.get_indexer(wanted).tolist()) if raw.columns.is_unique else None
+    if positions is not None and all(raw[c].dtype == columns[c].dtype for c in wanted):
+        data = raw.iloc[:, positions].set_axis(index, axis=0)  # the raw frame's own blocks, sliced: views
+    else:  # one block per column, each the raw column itself where it needed no conversion
         data = pd.DataFrame(columns, index=index, copy=False)
 
     if kind == "price":
@@ -236,6 +237,18 @@ def _regular_step(stamps: np.ndarray, chunk: int = 1 << 20) -> int | None:
         if (np.diff(stamps[a:a + chunk + 1]) != step).any():
             return None
     return step
+
+
+def _as_slice(positions: list[int]) -> slice | None:
+    """Column positions as the slice that selects them in order, where they are evenly spaced
+    (a frame sliced by columns is a view of its blocks: a long-format file's series then keeps
+    its one float block, 1.9 KB a series against 6.7 KB for a block per column); else None."""
+    steps = set(np.diff(positions).tolist()) if len(positions) > 1 else {1}
+    if len(steps) != 1 or 0 in steps:
+        return None
+    step = steps.pop()
+    end = positions[-1] + step
+    return slice(positions[0], end if end >= 0 else None, step)
 
 
 def _numeric(col: pd.Series, c: str, name: str) -> np.ndarray:
