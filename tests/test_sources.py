@@ -209,6 +209,21 @@ def test_a_parquet_file_pandas_wrote_reads_back_as_pandas_reads_it(tmp_path):
     assert got["count"].dtype == "Int64" and list(got["site"].cat.categories) == ["c2", "c0", "c1"]
 
 
+def test_a_parquet_file_of_float_columns_only_keeps_their_order_and_dtypes(tmp_path):
+    """Float columns are decoded into one block per dtype; the frame still has the file's column
+    order and each column's own dtype, and nothing else (no rows added by joining the blocks)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from forecaster.data.sources.files import _read_parquet
+
+    table = pa.table({"a": np.arange(5.0), "b": np.ones(5, np.float32), "c": np.zeros(5), "d": np.full(5, 2, np.float32)})
+    pq.write_table(table, tmp_path / "floats.parquet", row_group_size=2)
+    got = _read_parquet(tmp_path / "floats.parquet")
+    pd.testing.assert_frame_equal(got, pd.read_parquet(tmp_path / "floats.parquet"), check_exact=True)
+    assert list(got.columns) == ["a", "b", "c", "d"] and list(got.dtypes) == [np.float64, np.float32] * 2
+
+
 def test_a_parquet_file_with_a_column_name_twice_is_refused_by_name(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

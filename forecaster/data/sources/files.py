@@ -153,7 +153,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         rest[field.name] = (_decoded(file, field) if plain
                             else file.read(columns=[field.name], use_threads=False).to_pandas()[field.name])
     pa.default_memory_pool().release_unused()  # Arrow's allocator keeps the freed buffers otherwise
-    return pd.concat([*parts, pd.DataFrame(rest, copy=False)], axis=1)[schema.names]
+    parts += [pd.DataFrame(rest, copy=False)] if rest else []
+    return pd.concat(parts, axis=1)[schema.names]  # views of the blocks (copy-on-write)
 
 
 def _decoded(file: pq.ParquetFile, field: pa.Field, out: np.ndarray | None = None) -> np.ndarray:
