@@ -207,6 +207,12 @@ def test_a_parquet_file_pandas_wrote_reads_back_as_pandas_reads_it(tmp_path):
     got, want = _read_parquet(path), pd.read_parquet(path)
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     assert got["count"].dtype == "Int64" and list(got["site"].cat.categories) == ["c2", "c0", "c1"]
+    # A frame sliced before it was written keeps its RangeIndex in the metadata: the columns are
+    # still aligned by position, the index is pandas' own.
+    frame.iloc[100:200].to_parquet(path, row_group_size=64)
+    got, want = _read_parquet(path), pd.read_parquet(path)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert len(got) == 100 and got.index[0] == 100
 
 
 def test_a_parquet_file_of_float_columns_only_keeps_their_order_and_dtypes(tmp_path):

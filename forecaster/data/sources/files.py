@@ -150,11 +150,12 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     rest = {}
     for field in (f for f in schema if not pa.types.is_floating(f.type)):
         plain = pa.types.is_timestamp(field.type) and field.type.tz is None
-        rest[field.name] = (_decoded(file, field) if plain
-                            else file.read(columns=[field.name], use_threads=False).to_pandas()[field.name])
+        rest[field.name] = (_decoded(file, field) if plain else  # positional, as the blocks
+                            file.read(columns=[field.name], use_threads=False).to_pandas()[field.name].array)
     pa.default_memory_pool().release_unused()  # Arrow's allocator keeps the freed buffers otherwise
     parts += [pd.DataFrame(rest, copy=False)] if rest else []
-    return pd.concat(parts, axis=1)[schema.names]  # views of the blocks (copy-on-write)
+    frame = pd.concat(parts, axis=1)[schema.names]  # views of the blocks (copy-on-write)
+    return frame.set_axis(file.read(columns=[], use_threads=False).to_pandas().index)  # pandas' RangeIndex
 
 
 def _decoded(file: pq.ParquetFile, field: pa.Field, out: np.ndarray | None = None) -> np.ndarray:
