@@ -160,7 +160,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 def _decoded(file: pq.ParquetFile, field: pa.Field, out: np.ndarray | None = None) -> np.ndarray:
     """(T,) one float or timestamp column of a parquet file, decoded one row group at a time
-    into one numpy array (a null is NaN, or NaT)."""
+    into `out` (a row of a (K, T) block) or a new numpy array; a null is NaN, or NaT."""
     dtype = field.type.to_pandas_dtype()
     out = np.empty(file.metadata.num_rows, dtype=dtype) if out is None else out
     at = 0
