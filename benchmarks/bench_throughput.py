@@ -45,22 +45,25 @@ def network():
     return build_network("lstm", FEATURES, HORIZON, 1, hidden_size=HIDDEN, num_layers=LAYERS)
 
 
-def reference_train(data: WindowDataModule, make_network=network, epochs: int = EPOCHS) -> None:
+def reference_train(data: WindowDataModule, make_network=network, epochs: int = EPOCHS,
+                    fused_adam: bool = False) -> None:
     """The floor: a plain loop (also the reference of bench_small_task.py), run with torch's
     default flags whatever a product run left behind (Lightning's `deterministic=True` used to
-    leave torch's deterministic mode on in the process, which fills every new tensor with NaN)."""
+    leave torch's deterministic mode on in the process, which fills every new tensor with NaN).
+    Its Adam is torch's default, as a plain loop has it; `fused_adam` gives it the product's
+    fused kernel, which leaves the framework's own cost alone in the ratio."""
     flags = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     torch.use_deterministic_algorithms(False)
     try:
-        _reference_train(data, make_network, epochs)
+        _reference_train(data, make_network, epochs, fused_adam)
     finally:
         torch.use_deterministic_algorithms(flags[0], warn_only=flags[1])
 
 
-def _reference_train(data: WindowDataModule, make_network, epochs: int) -> None:
+def _reference_train(data: WindowDataModule, make_network, epochs: int, fused_adam: bool = False) -> None:
     net = make_network().to(DEVICE)
     batch = data.batch_size
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=fused_adam or None)
     ds, val = data.dataset("train"), data.dataset("val")
     g = torch.Generator().manual_seed(0)
     for _ in range(epochs):

@@ -94,3 +94,38 @@ def test_training_is_deterministic_and_the_callers_torch_flags_come_back(tmp_pat
     # CPU training on the small task); the caller's own settings afterwards.
     assert set(seen) == {(True, False)}
     assert (torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory) == before
+
+
+def test_adam_is_torchs_fused_kernel_on_the_cpu_and_trains_as_the_loop_does(tmp_path):
+    def losses(fused: bool) -> list[float]:
+        m = module()
+        adam = m.configure_optimizers() if fused else torch.optim.Adam(m.parameters(), lr=1e-2)
+        assert adam.defaults["fused"] is (True if fused else None)
+        torch.manual_seed(1)
+        out = []
+        for _ in range(30):
+            x = torch.randn(16, 16, 1)
+            loss = m(x).pow(2).mean()
+            adam.zero_grad()
+            loss.backward()
+            adam.step()
+            out.append(loss.item())
+        return out
+
+    assert losses(True) == pytest.approx(losses(False), rel=1e-5)  # the same optimizer, one kernel
+    meta = module().to("meta")  # a device without the fused kernel: torch's default path
+    assert meta.configure_optimizers().defaults["fused"] is None
+
+
+def test_lightnings_per_hook_attribute_skips_module_bookkeeping_and_the_rest_does_not(monkeypatch):
+    m, linear, scale = module(), torch.nn.Linear(2, 2), torch.nn.Parameter(torch.ones(1))
+    through_module = []
+    real = torch.nn.Module.__setattr__
+    monkeypatch.setattr(torch.nn.Module, "__setattr__",
+                        lambda self, name, value: (through_module.append(name), real(self, name, value))[1])
+    m._current_fx_name = "training_step"  # Lightning sets it around every hook call
+    m._loss_sum = 1.5
+    assert m._current_fx_name == "training_step" and m._loss_sum == 1.5 and through_module == []
+    m.extra, m.scale = linear, scale  # anything else still goes through nn.Module
+    assert through_module == ["extra", "scale"]
+    assert "extra" in m._modules and "scale" in dict(m.named_parameters())
