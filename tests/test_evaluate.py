@@ -62,6 +62,8 @@ def test_perfect_model_beats_naive_and_says_so():
     assert "beats the naive" in m["verdict"]
     worse = evaluate(p, p.actuals("test") + 50, "bad")
     assert "does NOT beat" in worse["verdict"] and worse["mae_ratio_to_naive"] > 1
+    same = evaluate(p, baseline_forecasts(p, "test")["naive"], "shrunk")
+    assert same["mae_ratio_to_naive"] == 1 and same["verdict"].startswith("shrunk ties with the naive last value")
     assert set(m["baselines"]) == {"naive", "seasonal_naive", "drift"}
     assert m["split"]["test"]["rows"] == 45 and m["split"]["windows"] == len(p.starts["test"])
 

@@ -40,7 +40,8 @@ def test_one_model_on_four_stocks_reports_each_and_overall(stocks):
     ratios = [m["series"][n]["mae_ratio_to_naive"] for n in STOCKS]
     assert o["series"] == 4 and o["beats_naive"] == sum(r < 1 for r in ratios)
     assert o["mae_ratio_to_naive"] == pytest.approx(np.exp(np.mean(np.log(ratios))))
-    assert ("does NOT beat" in o["verdict"]) == (o["mae_ratio_to_naive"] >= 1)
+    assert ("does NOT beat" in o["verdict"]) == (o["mae_ratio_to_naive"] > 1)
+    assert ("ties with" in o["verdict"]) == (o["mae_ratio_to_naive"] == 1)
     saved = json.loads((stocks.run_dir / "metrics.json").read_text())
     assert saved["overall"] == o
     page = stocks.report.read_text()

@@ -59,7 +59,8 @@ def test_every_kind_keeps_the_run_result_contract(runs, kind):
     saved = json.loads((r.run_dir / "metrics.json").read_text())
     assert saved["kind"] == kind and saved["schema"] == METRICS_SCHEMA and saved == r.metrics
     assert r.verdict == saved["verdict"] and r.verdict in r.report.read_text()
-    assert ("does NOT beat" in r.verdict) == (saved["mae_ratio_to_naive"] >= 1)
+    assert ("does NOT beat" in r.verdict) == (saved["mae_ratio_to_naive"] > 1)
+    assert ("ties with" in r.verdict) == (saved["mae_ratio_to_naive"] == 1)  # e.g. shrunk to naive
     assert set(r.figures()) == FIGURES[kind]
     assert isinstance(r.forecasts, pd.DataFrame) and "timestamp" in r.forecasts.index.names
     # config.yaml is a valid config that names the command's own options

@@ -152,9 +152,9 @@ class Prepared:
         """What `split`'s forecasts are mapped back from (see `anchor_levels`)."""
         return anchor_levels(self.levels, self.cutoffs(split), self.transform, self.anchor_offsets)
 
-    def to_levels(self, pred: np.ndarray, split: str) -> np.ndarray:
+    def to_levels(self, pred: np.ndarray, split: str, shrink: float = 1.0) -> np.ndarray:
         """Model-space predictions (N, H, C) for `split`'s windows -> original units (N, H, C)."""
-        return to_levels(pred, self.anchors(split), self.transform, self.target_scaler)
+        return to_levels(pred, self.anchors(split), self.transform, self.target_scaler, shrink)
 
     def target_rows(self, split: str) -> np.ndarray:
         """(N, H) row of each of `split`'s window targets."""
@@ -285,16 +285,19 @@ def anchor_levels(levels: np.ndarray, cutoffs: np.ndarray, transform: str, offse
     return levels[cutoffs]
 
 
-def to_levels(pred: np.ndarray, anchor: np.ndarray, transform: str, target_scaler: Scaler) -> np.ndarray:
+def to_levels(pred: np.ndarray, anchor: np.ndarray, transform: str, target_scaler: Scaler,
+              shrink: float = 1.0) -> np.ndarray:
     """Model-space forecasts (N, H, C) -> original units, from the (N, C) levels at the cutoffs
-    (or, for the relative transforms, the (N, H, C) anchor of each step)."""
+    (or, for the relative transforms, the (N, H, C) anchor of each step). `shrink` (0 to 1, see
+    forecaster.evaluation.shrink) scales the forecast change from the anchor: the log return
+    under log_return, so 0 gives the anchor itself."""
     anchor = anchor[:, None, :] if anchor.ndim == 2 else anchor  # (N, C) -> (N, 1, C)
     if transform == "log_return":
         with np.errstate(over="ignore"):  # an exploded forecast becomes inf; callers refuse it by name
-            return anchor * np.exp(np.cumsum(target_scaler.inverse(pred), axis=1))
+            return anchor * np.exp(shrink * np.cumsum(target_scaler.inverse(pred), axis=1))
     if transform in RELATIVE:
-        return anchor + pred * target_scaler.std
-    return target_scaler.inverse(pred)
+        return anchor + shrink * pred * target_scaler.std
+    return anchor + shrink * (target_scaler.inverse(pred) - anchor) if shrink != 1.0 else target_scaler.inverse(pred)
 
 
 def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.15,

@@ -98,17 +98,20 @@ def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray,
 
 
 def gaussian_bounds(p: Prepared, split: str, mean: np.ndarray, std: np.ndarray,
-                    level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Model-space Gaussian (N, H, C) -> interval bounds in original units."""
+                    level: float, shrink: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Model-space Gaussian (N, H, C) -> interval bounds in original units, around the mean
+    shrunk by `shrink` (forecaster.evaluation.shrink); the width is the network's own."""
     anchor = p.anchors(split)
     if p.transform == "log_return":  # returns add up: std of the cumulative return (independent steps)
         cum_std = np.sqrt(np.cumsum((std * p.target_scaler.std) ** 2, axis=1))
-        centre = np.log(to_levels(mean, anchor, p.transform, p.target_scaler))
+        centre = np.log(to_levels(mean, anchor, p.transform, p.target_scaler, shrink))
         lo, hi = gaussian_interval(centre, cum_std, level)
         return np.exp(lo), np.exp(hi)
     lo, hi = gaussian_interval(mean, std, level)
-    return (to_levels(lo, anchor, p.transform, p.target_scaler),
-            to_levels(hi, anchor, p.transform, p.target_scaler))
+    shift = (to_levels(mean, anchor, p.transform, p.target_scaler, shrink)
+             - to_levels(mean, anchor, p.transform, p.target_scaler)) if shrink != 1.0 else 0.0
+    return (to_levels(lo, anchor, p.transform, p.target_scaler) + shift,
+            to_levels(hi, anchor, p.transform, p.target_scaler) + shift)
 
 
 def pinball(actual: np.ndarray, quantile: np.ndarray, tau: float, observed: np.ndarray) -> float:
@@ -132,9 +135,10 @@ def quantile_scores(actual: np.ndarray, point: np.ndarray, bounds: dict[str, np.
 
 
 def interval_metrics(p: Prepared, val_pred: np.ndarray, test_pred: np.ndarray,
-                     test_mean: np.ndarray | None = None, test_std: np.ndarray | None = None
-                     ) -> tuple[dict, dict[str, np.ndarray], Conformal]:
-    """Conformal (and Gaussian) intervals on the test split, calibrated on validation only.
+                     test_mean: np.ndarray | None = None, test_std: np.ndarray | None = None,
+                     shrink: float = 1.0) -> tuple[dict, dict[str, np.ndarray], Conformal]:
+    """Conformal (and Gaussian) intervals on the test split, calibrated on validation only;
+    the forecasts (and the Gaussian's mean) are those shrunk by `shrink`.
 
     Returns the metrics.json block, the 80% and 95% bounds by column name, and the calibrated
     widths saved with the model.
@@ -153,7 +157,7 @@ def interval_metrics(p: Prepared, val_pred: np.ndarray, test_pred: np.ndarray,
         cov, width = coverage(actual, lo, hi, observed)
         row = {"nominal": lvl, "conformal": cov}
         if test_std is not None:
-            glo, ghi = gaussian_bounds(p, "test", test_mean, test_std, lvl)
+            glo, ghi = gaussian_bounds(p, "test", test_mean, test_std, lvl, shrink)
             row["gaussian"], gwidth = coverage(actual, glo, ghi, observed)
             if lvl in LEVELS:
                 block.setdefault("gaussian", {})[str(lvl)] = {"coverage": row["gaussian"], "mean_width": gwidth}
@@ -166,6 +170,6 @@ def interval_metrics(p: Prepared, val_pred: np.ndarray, test_pred: np.ndarray,
         gauss = {}
         for lvl in LEVELS:
             gauss[f"lower_{round(lvl * 100)}"], gauss[f"upper_{round(lvl * 100)}"] = gaussian_bounds(
-                p, "test", test_mean, test_std, lvl)
+                p, "test", test_mean, test_std, lvl, shrink)
         block["scores"]["gaussian"] = quantile_scores(actual, test_pred, gauss, observed)
     return block, bounds, conformal

@@ -89,6 +89,7 @@ class SeriesCard:
     conformal: Conformal | None = None  # None until the run is evaluated
     data: DataRecord | None = None  # None in cards written before forecaster kept it
     static: dict[str, float] = field(default_factory=dict)  # encoded static attributes (forecaster.data.static)
+    shrink: float = 1.0  # forecast change kept, chosen on validation (forecaster.evaluation.shrink)
 
     def target_scaler(self, n_targets: int) -> Scaler:
         return Scaler(self.input_scaler.mean[:n_targets], self.input_scaler.std[:n_targets])
@@ -98,7 +99,8 @@ class SeriesCard:
                 "input_scaler": {"mean": self.input_scaler.mean.tolist(),
                                  "std": self.input_scaler.std.tolist()},
                 "conformal": self.conformal.to_dict() if self.conformal else None,
-                "data": self.data.to_dict() if self.data else None, "static": self.static}
+                "data": self.data.to_dict() if self.data else None, "static": self.static,
+                "shrink": self.shrink}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SeriesCard:
@@ -110,7 +112,10 @@ class SeriesCard:
         conformal = Conformal.from_dict(d["conformal"]) if d.get("conformal") else None
         data = DataRecord.from_dict(d["data"]) if d.get("data") else None
         static = {str(k): float(v) for k, v in d.get("static", {}).items()}  # new: none before
-        return cls(str(d["name"]), list(d["column_transforms"]), scaler, conformal, data, static)
+        shrink = float(d.get("shrink", 1.0))  # new: cards before it forecast unshrunk
+        if not 0.0 <= shrink <= 1.0:
+            raise ValueError(f"shrink {shrink} is outside [0, 1]")
+        return cls(str(d["name"]), list(d["column_transforms"]), scaler, conformal, data, static, shrink)
 
 
 @dataclass(frozen=True)

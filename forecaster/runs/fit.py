@@ -80,13 +80,18 @@ def train_and_write(cfg: FitConfig, run_dir: Path, writer: bool, trainer: L.Trai
     writes = trainer.is_global_zero  # another process (rank 0) writes the run
     if many:
         kept = stream_panel(run_dir / "forecasts.csv" if writes else None, cfg.model, panel, evaluations)
-        per_series, conformal, forecasts, shown = kept.metrics, kept.conformal, None, kept.shown
+        per_series, conformal, shrinks, forecasts, shown = kept.metrics, kept.conformal, kept.shrinks, None, kept.shown
+        shrunk = sum(a < 1.0 for a in shrinks)
+        if shrunk:
+            notes.append(f"forecasts shrunk toward the naive last value on {shrunk} of {len(shrinks)} series, "
+                         "each by a factor chosen on its validation windows (`shrink` in metrics.json)")
         overall = overall_metrics(per_series)
         metrics = {"schema": METRICS_SCHEMA, "kind": "panel", "series": per_series, "overall": overall,
                    "verdict": overall["verdict"], "mae_ratio_to_naive": overall["mae_ratio_to_naive"]}
     else:
         one = next(evaluations)
-        per_series, conformal = {one.name: one.metrics}, [one.conformal]
+        per_series, conformal, shrinks = {one.name: one.metrics}, [one.conformal], [one.shrink.factor]
+        notes.extend(filter(None, [one.shrink.note()]))
         metrics = {"schema": METRICS_SCHEMA, "kind": "fit", **one.metrics}
         forecasts = shown = one.forecasts(cfg.model)
     metrics["training"] = training_info(net, data)
@@ -101,7 +106,7 @@ def train_and_write(cfg: FitConfig, run_dir: Path, writer: bool, trainer: L.Trai
                        panel=panel, module=net.module, training=net.training)
     if not writes:
         return result
-    model_card(cfg, panel, conformal, many, parent).write(run_dir / "model.json")
+    model_card(cfg, panel, conformal, many, parent, shrinks).write(run_dir / "model.json")
     write_metrics_json(run_dir / "metrics.json", metrics)
     if not many:
         write_csv(run_dir / "forecasts.csv", forecasts)
@@ -115,17 +120,18 @@ class PanelKept:
 
     metrics: PackedBlocks  # per series, its `evaluate` block
     conformal: list[Conformal]  # per series, its interval widths (for the model card)
+    shrinks: list[float]  # per series, its shrink factor (for the model card)
     shown: pd.DataFrame  # the forecasts of the first series, which the report draws
 
 
 def stream_panel(path: Path | None, model: str, panel: Panel, evaluations: Iterator[SeriesEvaluation]) -> PanelKept:
     """Run `evaluations`, writing each series' test forecasts into forecasts.csv at `path` (None:
     nowhere, on a process other than rank 0) as it is evaluated and keeping only its metrics
-    and interval widths, and the forecasts of the first series the report draws: 10,000
+    interval widths and shrink factor, and the forecasts of the first series the report draws: 10,000
     series' forecasts (8.7 million rows) are never all in memory, and their metrics are kept
     as text (`PackedBlocks`)."""
     table = PanelTable.of(panel.names, panel.prepared)
-    metrics, conformal, shown = PackedBlocks(), [], []
+    metrics, conformal, shrinks, shown = PackedBlocks(), [], [], []
     first = next(evaluations)
     forecasters = list(first.columns(model))
 
@@ -133,6 +139,7 @@ def stream_panel(path: Path | None, model: str, panel: Panel, evaluations: Itera
         for i, e in enumerate(chain([first], evaluations)):
             metrics.add(e.name, e.metrics)
             conformal.append(e.conformal)
+            shrinks.append(e.shrink.factor)
             columns = e.columns(model)
             if i < SHOWN_SERIES:
                 shown.append((e.name, e.prepared, columns))
@@ -142,7 +149,7 @@ def stream_panel(path: Path | None, model: str, panel: Panel, evaluations: Itera
         deque(parts(), maxlen=0)
     else:
         write_csv_parts(path, table.header(forecasters), table.levels(forecasters), parts())
-    return PanelKept(metrics, conformal, panel_forecast_frame(shown))
+    return PanelKept(metrics, conformal, shrinks, panel_forecast_frame(shown))
 
 
 def write_fit_report(result: FitResult, forecasts: pd.DataFrame) -> None:

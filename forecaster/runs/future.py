@@ -195,7 +195,7 @@ def assemble(card: ModelCard, inputs: NetworkInputs, mean: np.ndarray) -> Future
         levels = frame.data[card.targets].to_numpy(dtype="float64")
         anchor = anchor_levels(levels, np.array([len(levels) - 1]), card.transform,
                                np.asarray(card.anchor_offsets))
-        point = to_levels(mean[i:i + 1], anchor, card.transform, s.target_scaler(C))  # (1, H, C)
+        point = to_levels(mean[i:i + 1], anchor, card.transform, s.target_scaler(C), s.shrink)  # (1, H, C)
         if not np.isfinite(point).all():
             raise DataError(f"the forecast of {s.name!r} is not finite (inf or NaN): the new data drive "
                             f"the model far outside what it was trained on; check the data after "

@@ -27,6 +27,7 @@ from forecaster.errors import ForecasterError
 from forecaster.evaluation.baselines import baseline_forecasts
 from forecaster.evaluation.intervals import Conformal, interval_metrics
 from forecaster.evaluation.metrics import evaluate, validation_errors
+from forecaster.evaluation.shrink import WHOLE, Shrink, choose_shrink
 from forecaster.evaluation.tables import forecast_frame
 from forecaster.nets.build import build_network, count_parameters
 from forecaster.nets.segrnn import segment_length_for
@@ -68,6 +69,7 @@ class SeriesEvaluation:
     bounds: dict[str, np.ndarray]  # 80% and 95% conformal bounds of the test forecasts
     conformal: Conformal
     baselines: dict[str, np.ndarray]  # each baseline's (N, H, C) test forecasts
+    shrink: Shrink = WHOLE  # toward the naive last value, chosen on validation (prices)
 
     def columns(self, model: str) -> dict[str, np.ndarray]:
         """Each forecaster's (N, H, C) test forecasts: the model's, its bounds, the baselines."""
@@ -150,10 +152,12 @@ def train_network(cfg: FitConfig, name: str, panel: Panel, data: WindowDataModul
     return TrainedNetwork(name, module, trained, flow_init, flow_trained)
 
 
-def split_forecasts(module: ForecastModule, panel: Panel, data: WindowDataModule, split: str) -> list[np.ndarray]:
-    """Each series' (N, H, C) forecasts of `split`'s windows, in original units."""
+def split_forecasts(module: ForecastModule, panel: Panel, data: WindowDataModule, split: str,
+                    shrinks: list[float]) -> list[np.ndarray]:
+    """Each series' (N, H, C) forecasts of `split`'s windows, in original units, each shrunk by
+    its factor (see forecaster.evaluation.shrink)."""
     mean, _ = predict_windows(module, data, split)  # (N, H, C) model space, all series
-    return [p.to_levels(m, split) for p, m in zip(panel.prepared, panel.per_series(mean, split))]
+    return [p.to_levels(m, split, a) for p, m, a in zip(panel.prepared, panel.per_series(mean, split), shrinks)]
 
 
 def evaluate_network(net: TrainedNetwork, panel: Panel, data: WindowDataModule,
@@ -179,12 +183,17 @@ def evaluate_series(net: TrainedNetwork, panel: Panel, data: WindowDataModule,
                                panel.per_series(val_mean, "val", group)):
             name, p = panel.names[i], panel.prepared[i]
             pred, val_pred = p.to_levels(m, "test"), p.to_levels(vm, "val")
-            check_finite(net, name, pred, val_pred)
+            check_finite(net, name, pred, val_pred)  # before shrinking could hide an exploded network
+            shrink = choose_shrink(p, vm)
+            if shrink.factor != 1.0:
+                pred, val_pred = p.to_levels(m, "test", shrink.factor), p.to_levels(vm, "val", shrink.factor)
             baselines = {**baseline_forecasts(p, "test"), **refs[i]}
             metrics = evaluate(p, pred, net.name, "test", baselines)
             metrics["validation"] = validation_errors(p, val_pred)
-            metrics["intervals"], bounds, conformal = interval_metrics(p, val_pred, pred, m, s)
-            yield SeriesEvaluation(name, p, pred, metrics, bounds, conformal, baselines)
+            if shrink is not WHOLE:
+                metrics["shrink"] = shrink.to_dict()
+            metrics["intervals"], bounds, conformal = interval_metrics(p, val_pred, pred, m, s, shrink.factor)
+            yield SeriesEvaluation(name, p, pred, metrics, bounds, conformal, baselines, shrink)
 
 
 def check_finite(net: TrainedNetwork, series: str, *forecasts: np.ndarray) -> None:
@@ -211,12 +220,13 @@ def training_info(net: TrainedNetwork, data: WindowDataModule) -> dict:
 
 
 def model_card(cfg: FitConfig, panel: Panel, conformal: list[Conformal] | None = None,
-               many: bool = False, parent: str | None = None) -> ModelCard:
-    """The card of a model trained on `panel`; with `conformal` (per series), its interval
-    widths too; `parent`: the run it was updated from."""
+               many: bool = False, parent: str | None = None, shrinks: list[float] | None = None) -> ModelCard:
+    """The card of a model trained on `panel`; with `conformal` and `shrinks` (per series), its
+    interval widths and shrink factors too; `parent`: the run it was updated from."""
     p = panel.first
     n_data = len(p.column_transforms)
     conformal = conformal or [None] * len(panel.names)
+    shrinks = shrinks or [1.0] * len(panel.names)
     return ModelCard(
         network=cfg.model, network_kwargs=network_kwargs(cfg, p), lookback=p.lookback,
         horizon=p.horizon, transform=p.transform, targets=list(p.target_names),
@@ -227,4 +237,4 @@ def model_card(cfg: FitConfig, panel: Panel, conformal: list[Conformal] | None =
         future=list(p.future_names), holidays=holidays_of(cfg),
         anchor_offsets=[int(o) for o in p.anchor_offsets], parent=parent,
         series=[SeriesCard(name, q.column_transforms, q.input_scaler, c, DataRecord.of(q.index, q.levels),
-                           q.static) for name, q, c in zip(panel.names, panel.prepared, conformal)])
+                           q.static, a) for name, q, c, a in zip(panel.names, panel.prepared, conformal, shrinks)])

@@ -63,7 +63,7 @@ def update(run: str | Path, csv: str | None = None, time_col: str | None = None,
     parent_module = ForecastModule(parent.network, loss=card.loss).eval()
     lineage = Lineage(
         parent=str(parent.run_dir), state=parent.network.state_dict(),
-        forecasts=split_forecasts(parent_module, parent_panel, parent_data, "test"),
+        forecasts=split_forecasts(parent_module, parent_panel, parent_data, "test", [s.shrink for s in card.series]),
         info={"parent_end": end.isoformat(), "refit_scalers": refit_scalers,
               "new_rows": new_rows})
     run_dir, writer = claim_run_dir(cfg)
