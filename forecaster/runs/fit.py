@@ -126,7 +126,7 @@ class PanelKept:
 
 def stream_panel(path: Path | None, model: str, panel: Panel, evaluations: Iterator[SeriesEvaluation]) -> PanelKept:
     """Run `evaluations`, writing each series' test forecasts into forecasts.csv at `path` (None:
-    nowhere, on a process other than rank 0) as it is evaluated and keeping only its metrics
+    nowhere, on a process other than rank 0) as it is evaluated and keeping only its metrics,
     interval widths and shrink factor, and the forecasts of the first series the report draws: 10,000
     series' forecasts (8.7 million rows) are never all in memory, and their metrics are kept
     as text (`PackedBlocks`)."""
