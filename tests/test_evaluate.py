@@ -5,7 +5,7 @@ import pytest
 from conftest import sensor_frame
 from forecaster.evaluation.baselines import baseline_forecasts
 from forecaster.evaluation.metrics import evaluate, naive_scale, scores
-from forecaster.evaluation.tables import forecast_frame
+from forecaster.evaluation.tables import forecast_frame, verdict
 from forecaster.data.frame import validate_frame
 from forecaster.data.prepare import prepare
 from forecaster.data.sources import load_dataset
@@ -64,6 +64,8 @@ def test_perfect_model_beats_naive_and_says_so():
     assert "does NOT beat" in worse["verdict"] and worse["mae_ratio_to_naive"] > 1
     same = evaluate(p, baseline_forecasts(p, "test")["naive"], "shrunk")
     assert same["mae_ratio_to_naive"] == 1 and same["verdict"].startswith("shrunk ties with the naive last value")
+    assert verdict("m", 1.0, "over 4 series (geometric mean)") == \
+        "m ties with the naive last value over 4 series (geometric mean): the same MAE"  # no test: still a tie
     assert set(m["baselines"]) == {"naive", "seasonal_naive", "drift"}
     assert m["split"]["test"]["rows"] == 45 and m["split"]["windows"] == len(p.starts["test"])
 

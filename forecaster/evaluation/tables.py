@@ -33,11 +33,12 @@ def verdict(model: str, ratio: float, over: str = "", test: DieboldMariano | Non
     does not read as a win."""
     where = f" {over}" if over else ""
     margin = f"MAE {100 * abs(1 - ratio):.1f}% {'lower' if ratio < 1 else 'higher'}"
+    p = None if test is None else (f"Diebold-Mariano p = {test.p_value:.2g}" if test.p_value == test.p_value
+                                   else "too few windows to test")
+    if ratio == 1.0:  # e.g. price forecasts shrunk to the naive last value (forecaster.evaluation.shrink)
+        return f"{model} ties with the naive last value{where}: the same MAE" + (f" ({p})" if p else "")
     if test is None:
         return f"{model} {'beats' if ratio < 1 else 'does NOT beat'} the naive last value{where}: {margin}"
-    p = f"Diebold-Mariano p = {test.p_value:.2g}" if test.p_value == test.p_value else "too few windows to test"
-    if ratio == 1.0:  # e.g. a price forecast shrunk to the naive last value (forecaster.evaluation.shrink)
-        return f"{model} ties with the naive last value{where}: the same MAE ({p})"
     if ratio < 1 and test.outcome == "better":
         return f"{model} beats the naive last value{where}: {margin}, significant ({p})"
     if ratio < 1:

@@ -43,8 +43,8 @@ class ForecastModule(L.LightningModule):
     def __setattr__(self, name: str, value) -> None:
         # Lightning sets `_current_fx_name` around every hook call, about 46 times a training
         # step, and the epoch's loss sums change every step: plain values, which need none of
-        # nn.Module.__setattr__'s checks for parameters, buffers and submodules (1% of the small
-        # task's time, BENCHMARKS.md benchmark 6).
+        # nn.Module.__setattr__'s checks for parameters, buffers and submodules (about 12 ms a
+        # run, 0.5% of the small task's time: BENCHMARKS.md benchmark 6).
         if name in _PLAIN_ATTRIBUTES:
             object.__setattr__(self, name, value)
         else:
