@@ -48,7 +48,7 @@ def main() -> None:
     p = prepare(vf, LOOKBACK, HORIZON, calendar=False)
     print(f"preparation (scaled on the fly, starts as runs): peak {peak_mb():,.0f} MB", flush=True)
     data = WindowDataModule(p.scaled, p.scaled.head(1), p.starts, LOOKBACK, HORIZON,  # the frame's memory
-                            relative=p.relative, anchor_offsets=p.anchor_offsets,
+                            relative=p.relative, anchor=p.anchor,
                             relative_inputs=p.relative_inputs, batch_size=64)
     prep_s = time.perf_counter() - start
     print(f"preparation {prep_s:.1f} s, peak {peak_mb():,.0f} MB", flush=True)

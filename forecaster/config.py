@@ -65,7 +65,7 @@ class FitConfig:
     split_rows: list[int] | None = _f(None, "explicit train,validation,test row counts from the start, e.g. 8640,2880,2880 (the LTSF protocol; later rows unused); replaces --val-size and --test-size", "windows", list="int")
     test_size: float = _f(0.15, "test fraction (the most recent rows)", "windows")
     transform: str = _f("auto", "auto, log_return, delta, window or level (auto: log_return for prices, window for sensors)", "windows")
-    anchor: str = _f("auto", "window and delta transforms: forecast changes from the last value (last), from the value one season back (seasonal), or seasonal where seasonal naive's validation MAE is under 0.7 of naive's (auto)", "windows")
+    anchor: str = _f("auto", "window and delta transforms: forecast changes from the last value (last), from the value one season back (seasonal), from the seasonal mean of up to 4 seasons (seasonal-mean), or (auto) a seasonal one where seasonal naive's validation MAE is under 0.7 of naive's, the seasonal mean where its validation MAE is lower still", "windows")
     calendar: bool = _f(True, "add cyclical calendar inputs (hour, weekday, day of year; the month for monthly or quarterly logs)", "windows")
     stride: int = _f(1, "rows between consecutive window starts", "windows")
     batch_size: int = _f(64, "windows per batch", "windows")
@@ -122,7 +122,7 @@ FIELDS = {f.name: f for f in fields(FitConfig)}
 COMPARE_MODELS = ("rnn", "jordan", "lstm", "cifg", "gru", "seq2seq", "seq2seq-attn")
 TRANSFORMS = ("auto", "log_return", "window", "delta", "level")
 WINDOWS = ("expanding", "sliding")
-ANCHORS = ("auto", "last", "seasonal")
+ANCHORS = ("auto", "last", "seasonal", "seasonal-mean")
 SEGMENT_DECODING = ("parallel", "recurrent")  # see forecaster.nets.segrnn
 NORMS = ("last", "revin", "none")
 LOGGERS = ("none", "csv", "tensorboard", "mlflow")  # see forecaster.training.trainer

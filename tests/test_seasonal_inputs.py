@@ -19,6 +19,7 @@ from forecaster.config import FitConfig
 from forecaster.data.frame import validate_frame
 from forecaster.data.panel import prepare_panel
 from forecaster.data.prepare import SPLITS, prepare
+from forecaster.data.season import Anchor
 from forecaster.errors import ConfigError, DataError
 from forecaster.runs.card import ModelCard
 
@@ -31,7 +32,7 @@ def _gappy(n: int = 900) -> pd.DataFrame:
 def test_the_column_is_each_targets_change_over_the_season_scaled_on_training_rows():
     # lookback 8 < season 24: the column carries what the window cannot see
     p = prepare(validate_frame(_gappy(), ["temp"], ["humid"]), 8, 3, calendar=False)
-    assert p.season == 24 and p.anchor_offsets.any() and p.season_inputs == ["temp_change_24"]
+    assert p.season == 24 and p.anchor.offsets.any() and p.season_inputs == ["temp_change_24"]
     j = p.input_names.index("temp_change_24")
     assert p.input_names == ["temp", "humid", "temp_change_24"]
     y, seg = p.levels[:, 0].astype(np.float64), p.segment
@@ -51,7 +52,7 @@ def test_the_column_is_each_targets_change_over_the_season_scaled_on_training_ro
         s = p.starts[split].rows()
         rows = s[:, None] + np.arange(p.lookback + p.horizon)  # (N, L + H)
         assert not blocked[rows].any(), split
-        anchors = p.cutoffs(split)[:, None] + p.anchor_offsets  # (N, H) one season before each target
+        anchors = p.cutoffs(split)[:, None] + p.anchor.offsets  # (N, H) one season before each target
         assert (seg[anchors] == seg[p.cutoffs(split)][:, None]).all(), split
     # the first training window starts right after the first season of the log
     assert p.starts["train"].rows()[0] == 24
@@ -66,7 +67,7 @@ def test_a_split_without_a_window_one_season_back_keeps_the_last_value():
     # 100 hourly rows: the 70 training rows cannot hold 24 + 48 + 6 rows, so no training window
     # could see one season back; the anchor falls back to the last value and says why.
     p = prepare(validate_frame(sensor_frame(100), ["temp"], []), 48, 6)
-    assert not p.anchor_offsets.any() and p.season_inputs == []
+    assert not p.anchor.offsets.any() and p.season_inputs == []
     assert any("no window that can see one season back" in n for n in p.notes)
     with pytest.raises(DataError, match="season of 24 rows"):  # asked for: refused, saying why
         prepare(validate_frame(sensor_frame(100), ["temp"], []), 48, 6, anchor="seasonal")
@@ -87,9 +88,22 @@ def test_series_that_disagree_on_the_anchor_all_use_the_last_value_and_no_column
     assert alone[0].season_inputs and not alone[1].season_inputs  # each alone: they disagree
     panel = prepare_panel(frames, cfg)
     for p in panel.prepared:
-        assert not p.anchor_offsets.any() and p.season_inputs == [] and p.input_names == ["temp"]
+        assert not p.anchor.offsets.any() and p.season_inputs == [] and p.input_names == ["temp"]
         assert p.notes[0].startswith("season") and "disagree" in p.notes[-1]  # the anchor's own note replaced
         assert not any("validation MAE" in n or "--anchor last" in n for n in p.notes)
+
+
+def test_series_that_disagree_between_seasonal_anchors_all_use_the_value_one_season_back():
+    noisy = sensor_frame(900)  # alone: the seasonal mean
+    t = np.arange(900)
+    growing = noisy.assign(temp=(t / 24) * np.sin(2 * np.pi * t / 24))  # alone: one season back
+    frames = {n: validate_frame(f, ["temp"], [], kind="sensor") for n, f in (("a", noisy), ("b", growing))}
+    cfg = FitConfig(target=["temp"], lookback=48, horizon=3, calendar=False)
+    alone = [prepare_panel({n: f}, cfg).first.anchor for n, f in frames.items()]
+    assert [a.kind for a in alone] == ["seasonal-mean", "seasonal"]
+    for p in prepare_panel(frames, cfg).prepared:
+        assert p.anchor == Anchor.seasonal(24, 3) and p.season_inputs == ["temp_change_24"]
+        assert p.notes[-1] == "forecasts are changes from the value one season back (the series disagree on the anchor)"
 
 
 def test_the_card_records_the_inputs_and_an_older_card_loads_without_them(tmp_path):
@@ -135,5 +149,33 @@ def test_update_keeps_the_parents_seasonal_inputs(tmp_path):
     child = update(parent.run_dir, csv=str(new), max_epochs=1, out=str(tmp_path / "c"), progress=False)
     before, after = ModelCard.load(parent.run_dir), ModelCard.load(child.run_dir)
     assert after.season_inputs == before.season_inputs == ["temp_change_24"]
-    assert after.anchor_offsets == before.anchor_offsets and after.parent == str(parent.run_dir)
+    assert after.anchor == before.anchor and after.parent == str(parent.run_dir)
     assert after.series[0].input_scaler.mean.tolist() == before.series[0].input_scaler.mean.tolist()
+
+
+def test_a_seasonal_mean_run_predicts_as_it_was_evaluated_and_its_card_keeps_the_seasons(tmp_path):
+    from forecaster.runs.fit import fit
+    from forecaster.runs.predict import forecast
+
+    log = tmp_path / "log.csv"
+    frame = sensor_frame(600)
+    frame.reset_index().to_csv(log, index=False)
+    r = fit(FitConfig(csv=str(log), target=["temp"], out=str(tmp_path / "m"), max_epochs=1, hidden_size=8,
+                      num_layers=1, lookback=48, horizon=3, patience=0, calendar=False, anchor="seasonal-mean"),
+            progress=False)
+    card = ModelCard.load(r.run_dir)
+    assert card.anchor == Anchor.seasonal(24, 3, seasons=3)  # 1 + 48 // 24 seasons
+    assert json.loads((r.run_dir / "metrics.json").read_text())["split"]["anchor"] == "seasonal-mean"
+    # predict rebuilds the anchor from the fresh data's history: fit's forecast at a cutoff
+    cutoff = r.forecasts.index.get_level_values("cutoff").unique()[5]
+    cut = tmp_path / "cut.csv"
+    frame.loc[:cutoff].reset_index().to_csv(cut, index=False)
+    want = r.forecasts.xs(cutoff, level="cutoff")
+    np.testing.assert_allclose(forecast(r.run_dir, csv=str(cut)).table["forecast"], want["lstm"], rtol=1e-5)
+    d = json.loads((r.run_dir / "model.json").read_text())
+    assert d["anchor_seasons"] == 3
+    del d["anchor_seasons"]  # a card from before the seasonal mean: one season back
+    assert ModelCard.from_json(json.dumps(d)).anchor == Anchor.seasonal(24, 3)
+    d["anchor_seasons"] = 0
+    with pytest.raises(ConfigError, match="anchor_seasons 0 is below 1"):
+        ModelCard.from_json(json.dumps(d))

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from forecaster.data.season import Anchor
 from forecaster.data.windows import WindowBatches, WindowDataModule, WindowDataset, window_view
 
 
@@ -101,11 +102,11 @@ def test_batches_scaled_on_the_fly_equal_those_of_the_materialized_copy():
     starts = WindowStarts.of(np.r_[0:100, 150:260])
     for relative, k, future in ((False, 0, []), (True, 0, [2]), (True, 2, [1, 2])):
         new_ds = WindowDataset(scaled, scaled.head(1), starts, 24, 5, relative=relative,
-                               anchor_offsets=torch.tensor([0, 0, -3, -3, 0]), relative_inputs=k,
+                               anchor=Anchor(np.array([0, 0, -3, -3, 0])), relative_inputs=k,
                                future_columns=future)
         old_ds = WindowDataset(torch.from_numpy(old), torch.from_numpy(old[:, :1].copy()),
                                torch.from_numpy(starts.rows()), 24, 5, relative=relative,
-                               anchor_offsets=torch.tensor([0, 0, -3, -3, 0]), relative_inputs=k,
+                               anchor=Anchor(np.array([0, 0, -3, -3, 0])), relative_inputs=k,
                                future_columns=future)
         idx = torch.randperm(len(starts))[:64].int()
         new, old_batch = new_ds[idx], old_ds[idx]

@@ -50,7 +50,7 @@ class Panel:
         C = len(p.target_names)
         return WindowDataModule(inputs, inputs.head(C), starts, p.lookback, p.horizon,  # targets: the first C
                                 relative=p.relative, batch_size=batch_size, seed=seed,
-                                anchor_offsets=p.anchor_offsets, relative_inputs=p.relative_inputs,
+                                anchor=p.anchor, relative_inputs=p.relative_inputs,
                                 future_columns=p.future_columns)
 
     def per_series(self, values: np.ndarray, split: str, series: range | None = None) -> list[np.ndarray]:
@@ -195,14 +195,18 @@ def prepare_panel(frames: dict[str, ValidFrame], cfg: FitConfig, fitted: list[Fi
     prepared = [_prepare_one(frames, name, cfg, bounds, f, test_after, cfg.anchor)
                 for name, bounds, f in zip(frames, bounds_of, fitted_of)]
     first = prepared[0]
-    if any(not np.array_equal(q.anchor_offsets, first.anchor_offsets) for q in prepared):
-        # One network, one anchor and one set of inputs: the last value, where the series'
-        # validation rows disagree. Only the series that chose the seasonal anchor are prepared
-        # again, each in its place (never a second list of every series beside the first).
-        note = "forecasts are changes from the last value (the series disagree on the seasonal anchor)"
+    if any(q.anchor != first.anchor for q in prepared):
+        # One network, one anchor and one set of inputs. Where the series' validation rows
+        # disagree: the value one season back if every series chose a seasonal anchor with the
+        # same season, else the last value. Only the series that chose another anchor are
+        # prepared again, each in its place (never a second list of every series beside the first).
+        seasonal = all(q.anchor.kind != "last" and q.season == first.season for q in prepared)
+        common = "seasonal" if seasonal else "last"
+        note = (f"forecasts are changes from {'the value one season back' if seasonal else 'the last value'} "
+                "(the series disagree on the anchor)")
         for i, (name, bounds, f) in enumerate(zip(frames, bounds_of, fitted_of)):
-            if prepared[i].anchor_offsets.any():
-                prepared[i] = _prepare_one(frames, name, cfg, bounds, f, test_after, "last")
+            if prepared[i].anchor.kind != common:
+                prepared[i] = _prepare_one(frames, name, cfg, bounds, f, test_after, common)
             q = prepared[i]
             prepared[i] = replace(q, notes=(*q.notes[:-1], note))  # the anchor's note is the last
         first = prepared[0]

@@ -22,8 +22,9 @@ Transforms (`transform`), which decide what the network sees and predicts:
 - "delta": standardized levels in; the network predicts each step's
   change from its anchor, added back at the output. The anchor is the last value or, where
   seasonal naive was far better than naive on the validation windows, the value one season
-  before the target (`forecaster.data.season`, `--anchor`); with the seasonal anchor the
-  network also reads each target's change over one season (`season_inputs`).
+  before the target or the seasonal mean, whichever did better there (`forecaster.data.season`,
+  `--anchor`); with a seasonal anchor the network also reads each target's change over one
+  season (`season_inputs`).
 - "window" (default for sensors): scale-free inputs: each window sees its data columns
   relative to their own values at its cutoff (so a trend or a level shift never leaves the
   training range); changes from the anchor out, as "delta".
@@ -48,7 +49,7 @@ from forecaster.data.frame import Step, ValidFrame
 from forecaster.data.holidays import HOLIDAY, Holidays
 from forecaster.data.made import made_columns
 from forecaster.data.rows import ScaledSeries, WindowStarts, stretches, window_starts, without_first
-from forecaster.data.season import change_names, choose_anchor, detect_season, seasonal_change
+from forecaster.data.season import Anchor, change_names, choose_anchor, detect_season, seasonal_change
 from forecaster.errors import ConfigError, DataError
 
 SPLITS = ("train", "val", "test")
@@ -72,12 +73,12 @@ class Scaler:
 class Fitted:
     """What a trained model fixed about its data, kept when it learns from newer data
     (`forecaster update`): each column's transform, the input scaler (None: refit on the new
-    training rows), the season and each step's anchor offset."""
+    training rows), the season and the anchor."""
 
     column_transforms: list[str]
     input_scaler: Scaler | None
     season: int
-    anchor_offsets: np.ndarray  # (H,)
+    anchor: Anchor
     season_lag: int = 0  # rows back of the seasonal-change inputs (0: none)
 
 
@@ -106,7 +107,7 @@ class Prepared:
     season: int
     freq: Step | None  # the frame's sampling step (forecaster.data.frame)
     kind: str
-    anchor_offsets: np.ndarray  # (H,) rows from the cutoff to each step's anchor (<= 0; see data.season)
+    anchor: Anchor  # what each step's change is forecast from (see data.season)
     stride: int  # rows between consecutive window starts
     notes: tuple[str, ...] = ()  # what validation noted, then what was detected or chosen (season, anchor)
 
@@ -150,7 +151,7 @@ class Prepared:
 
     def anchors(self, split: str) -> np.ndarray:
         """What `split`'s forecasts are mapped back from (see `anchor_levels`)."""
-        return anchor_levels(self.levels, self.cutoffs(split), self.transform, self.anchor_offsets)
+        return anchor_levels(self.levels, self.cutoffs(split), self.transform, self.anchor)
 
     def to_levels(self, pred: np.ndarray, split: str, shrink: float = 1.0) -> np.ndarray:
         """Model-space predictions (N, H, C) for `split`'s windows -> original units (N, H, C)."""
@@ -276,12 +277,11 @@ def _moments(col: np.ndarray, skip: np.ndarray) -> tuple[float, float]:
     return mean, (sq / max(count, 1)) ** 0.5
 
 
-def anchor_levels(levels: np.ndarray, cutoffs: np.ndarray, transform: str, offsets: np.ndarray) -> np.ndarray:
+def anchor_levels(levels: np.ndarray, cutoffs: np.ndarray, transform: str, anchor: Anchor) -> np.ndarray:
     """The levels forecasts at `cutoffs` (N,) are mapped back from: for the relative transforms
-    each step's anchor (N, H, C), the last value or the value one season before the target;
-    otherwise the (N, C) levels at the cutoffs."""
+    each step's `anchor` (N, H, C); otherwise the (N, C) levels at the cutoffs."""
     if transform in RELATIVE:
-        return levels[cutoffs[:, None] + offsets]  # (N, H) rows -> (N, H, C)
+        return anchor.values(levels.__getitem__, cutoffs)  # (N, H, C)
     return levels[cutoffs]
 
 
@@ -330,17 +330,17 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
     season, season_note = (frame.season, None) if frame.kind == "price" else \
         detect_season(levels[train], frame.segment[train], frame.freq, frame.season)
     runs = stretches(frame.segment)  # (first, end) rows of each stretch between gaps
-    offsets, anchor_note, lag = np.zeros(horizon, dtype=np.int64), None, 0
+    chosen, anchor_note, lag = Anchor.last(horizon), None, 0
     if fitted is not None:
-        season, season_note, lag = fitted.season, None, fitted.season_lag
-        offsets = np.asarray(fitted.anchor_offsets, dtype=np.int64)
+        season, season_note, lag, chosen = fitted.season, None, fitted.season_lag, fitted.anchor
     elif transform in RELATIVE:  # decided on the validation windows that can see one season back
         val = window_starts(without_first(runs, season), lookback, horizon, *bounds["val"], stride)
-        offsets, anchor_note = choose_anchor(levels, val.rows() + lookback - 1, horizon, season, anchor, network)
-        lag = season if offsets.any() else 0
+        chosen, anchor_note = choose_anchor(levels, val.rows() + lookback - 1, horizon, season, anchor, network,
+                                            lookback)
+        lag = season if chosen.offsets.any() else 0
         if lag and anchor == "auto" and not all(len(window_starts(without_first(runs, lag), lookback, horizon,
                                                                   *bounds[k], stride)) for k in SPLITS):
-            offsets, lag = np.zeros(horizon, dtype=np.int64), 0
+            chosen, lag = Anchor.last(horizon), 0
             anchor_note = ("forecasts are changes from the last value (a split has no window that can see "
                            "one season back)")
     inputs, names, scaler, blocked, transforms = model_inputs(
@@ -362,7 +362,7 @@ def prepare(frame: ValidFrame, lookback: int, horizon: int, val_size: float = 0.
                     input_scaler=scaler, target_scaler=Scaler(scaler.mean[:C], scaler.std[:C]),
                     lookback=lookback, horizon=horizon, bounds=bounds, starts=starts,
                     segment=frame.segment, filled=frame.filled, season=season,
-                    freq=frame.freq, kind=frame.kind, anchor_offsets=offsets, stride=stride,
+                    freq=frame.freq, kind=frame.kind, anchor=chosen, stride=stride,
                     notes=(*frame.notes, *(n for n in (season_note, anchor_note) if n)))
 
 

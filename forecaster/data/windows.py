@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from forecaster.data.rows import ScaledSeries, WindowStarts, future_relative_to_cutoff, relative_to_cutoff
+from forecaster.data.season import Anchor
 
 Rows = torch.Tensor | ScaledSeries  # a (T, K) series the windows are gathered from
 
@@ -46,8 +47,8 @@ class WindowDataset(Dataset):
 
     Indexed by a whole batch of window numbers at once (use with `WindowBatches` and
     `batch_size=None`), it returns x (B, L, F) and y (B, H, C). With `relative=True` the
-    targets are each step's change from its anchor: the target at the cutoff (row s+L-1) plus
-    `anchor_offsets[h]` rows (0: the last value; -season + h: one season before the target).
+    targets are each step's change from its `anchor` (`forecaster.data.season.Anchor`; the last
+    value, row s+L-1, by default).
     With `relative_inputs=k`, the first k input columns are taken relative to their value at
     the cutoff (see `relative_to_cutoff`). With `future_columns`, those input columns are also
     read over the horizon, rows [s+L, s+L+H), as `Batch.future` (B, H, K).
@@ -55,7 +56,7 @@ class WindowDataset(Dataset):
 
     def __init__(self, inputs: Rows, targets: Rows, starts: torch.Tensor | WindowStarts,
                  lookback: int, horizon: int, relative: bool = False,
-                 anchor_offsets: torch.Tensor | None = None, relative_inputs: int = 0,
+                 anchor: Anchor | None = None, relative_inputs: int = 0,
                  future_columns: Sequence[int] = ()) -> None:
         self.inputs = inputs  # (T, F)
         self.targets = targets  # (T, C)
@@ -66,8 +67,7 @@ class WindowDataset(Dataset):
         self.relative_inputs = relative_inputs
         self._x_offsets = torch.arange(lookback)  # (L,)
         self._y_offsets = torch.arange(lookback, lookback + horizon)  # (H,)
-        anchor = anchor_offsets if anchor_offsets is not None else torch.zeros(horizon, dtype=torch.int64)
-        self._anchor_offsets = lookback - 1 + anchor  # (H,) rows from the window start
+        self.anchor = anchor if anchor is not None else Anchor.last(horizon)
         self.future_columns = list(future_columns)
         self.future_series = select_columns(inputs, self.future_columns) if self.future_columns else None  # (T, K)
 
@@ -79,7 +79,8 @@ class WindowDataset(Dataset):
         x = gather(self.inputs, s + self._x_offsets)  # (B, L) rows -> (B, L, F)
         y = gather(self.targets, s + self._y_offsets)  # (B, H) rows -> (B, H, C)
         if self.relative:
-            y = y - gather(self.targets, s + self._anchor_offsets)  # (B, H) rows -> (B, H, C)
+            cutoffs = s[:, 0].numpy() + (self.lookback - 1)  # (B,)
+            y = y - self.anchor.values(lambda rows: gather(self.targets, torch.from_numpy(rows)), cutoffs)
         future = None
         if self.future_series is not None:
             future = gather(self.future_series, s + self._y_offsets)  # (B, H) rows -> (B, H, K)
@@ -220,7 +221,7 @@ class WindowDataModule(L.LightningDataModule):
     def __init__(self, inputs: np.ndarray | ScaledSeries, targets: np.ndarray | ScaledSeries,
                  starts: dict[str, np.ndarray | WindowStarts], lookback: int, horizon: int,
                  relative: bool = False, batch_size: int = 64, seed: int = 0,
-                 anchor_offsets: np.ndarray | None = None, relative_inputs: int = 0,
+                 anchor: Anchor | None = None, relative_inputs: int = 0,
                  future_columns: Sequence[int] = ()) -> None:
         super().__init__()
         # Shared with the arrays given, strided or not: no copy of a long series.
@@ -231,7 +232,7 @@ class WindowDataModule(L.LightningDataModule):
         self.lookback = lookback
         self.horizon = horizon
         self.relative = relative
-        self.anchor_offsets = None if anchor_offsets is None else torch.as_tensor(anchor_offsets, dtype=torch.int64)
+        self.anchor = anchor
         self.relative_inputs = relative_inputs
         self.future_columns = list(future_columns)  # inputs also read over the horizon
         self.batch_size = batch_size
@@ -247,7 +248,7 @@ class WindowDataModule(L.LightningDataModule):
 
     def dataset(self, split: str) -> WindowDataset:
         return WindowDataset(self.inputs, self.targets, self.starts[split], self.lookback,
-                             self.horizon, self.relative, self.anchor_offsets, self.relative_inputs,
+                             self.horizon, self.relative, self.anchor, self.relative_inputs,
                              self.future_columns)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:

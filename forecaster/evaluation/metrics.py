@@ -121,6 +121,6 @@ def split_info(p: Prepared, split: str, n_windows: int) -> dict:
                  "windows": int(len(p.starts[k]))} for k, (a, b) in p.bounds.items()}
     return {"evaluated": split, "windows": n_windows, "lookback": p.lookback,
             "horizon": p.horizon, "season": p.season, "transform": p.transform,
-            "anchor": "seasonal" if p.anchor_offsets.any() else "last",
+            "anchor": p.anchor.kind,
             "freq": step_text(p.freq),  # isoformat of a Timedelta, "MS" for month starts
             "targets": p.target_names, **spans}

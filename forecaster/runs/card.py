@@ -24,6 +24,7 @@ from forecaster._io import Mapped, atomic_write, stream_json, versioned_json
 from forecaster.data.frame import Step, parse_step, step_text
 from forecaster.data.holidays import Holidays
 from forecaster.data.prepare import COLUMN_TRANSFORMS, Scaler
+from forecaster.data.season import Anchor
 from forecaster.errors import ConfigError
 from forecaster.evaluation.intervals import Conformal
 
@@ -134,7 +135,7 @@ class ModelCard:
     loss: str
     many: bool  # several series: forecasts carry a `series` column
     series: list[SeriesCard]
-    anchor_offsets: list[int]  # (H,) rows from the cutoff to each step's anchor (forecaster.data.season)
+    anchor: Anchor  # what each step's change is forecast from (forecaster.data.season)
     future: list[str] = field(default_factory=list)  # inputs known over the horizon: future features, then the holiday flag
     holidays: Holidays | None = None  # the holiday flag's calendar (--holidays, dated in --tz)
     static: list[str] = field(default_factory=list)  # the last inputs: encoded static attributes, per series
@@ -196,7 +197,8 @@ class ModelCard:
             "targets": self.targets, "features": self.features, "calendar": self.calendar,
             "kind": self.kind, "season": self.season,
             "freq": step_text(self.freq),
-            "loss": self.loss, "many": self.many, "anchor_offsets": self.anchor_offsets,
+            "loss": self.loss, "many": self.many,
+            "anchor_offsets": [int(o) for o in self.anchor.offsets], "anchor_seasons": self.anchor.seasons,
             "future": self.future, "holidays": self.holidays.to_dict() if self.holidays else None,
             "static": self.static, "season_inputs": self.season_inputs,
             "parent": self.parent,
@@ -214,7 +216,7 @@ class ModelCard:
                        calendar=list(d["calendar"]), kind=d["kind"], season=int(d["season"]),
                        freq=parse_step(d["freq"]), loss=d["loss"],
                        many=bool(d["many"]), series=[SeriesCard.from_dict(s) for s in d["series"]],
-                       anchor_offsets=[int(o) for o in d["anchor_offsets"]],
+                       anchor=_anchor(d),
                        future=list(d.get("future", [])),  # new: none before
                        holidays=Holidays.from_dict(d["holidays"]) if d.get("holidays") else None,
                        static=list(d.get("static", [])),
@@ -233,3 +235,12 @@ class ModelCard:
         except OSError:
             raise ConfigError(f"{path} is missing or corrupt; {consequence}") from None
         return cls.from_json(text, str(path), consequence)
+
+
+def _anchor(d: dict[str, Any]) -> Anchor:
+    """The card's anchor: its offsets, and the seasons of a seasonal mean (1 before there was one)."""
+    offsets = np.asarray([int(o) for o in d["anchor_offsets"]], dtype=np.int64)
+    seasons = int(d.get("anchor_seasons", 1))  # new: cards before it have 1
+    if seasons < 1:
+        raise ValueError(f"anchor_seasons {seasons} is below 1")
+    return Anchor(offsets, int(d["season"]) if offsets.any() else 0, seasons)

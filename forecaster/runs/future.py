@@ -193,8 +193,7 @@ def assemble(card: ModelCard, inputs: NetworkInputs, mean: np.ndarray) -> Future
     for i, s in enumerate(card.series):
         frame = frames[s.name]
         levels = frame.data[card.targets].to_numpy(dtype="float64")
-        anchor = anchor_levels(levels, np.array([len(levels) - 1]), card.transform,
-                               np.asarray(card.anchor_offsets))
+        anchor = anchor_levels(levels, np.array([len(levels) - 1]), card.transform, card.anchor)
         point = to_levels(mean[i:i + 1], anchor, card.transform, s.target_scaler(C), s.shrink)  # (1, H, C)
         if not np.isfinite(point).all():
             raise DataError(f"the forecast of {s.name!r} is not finite (inf or NaN): the new data drive "

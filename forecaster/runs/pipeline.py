@@ -235,6 +235,6 @@ def model_card(cfg: FitConfig, panel: Panel, conformal: list[Conformal] | None =
         calendar=p.input_names[n_data + len(p.season_inputs):len(p.input_names) - len(p.static)],
         kind=p.kind, season=p.season, freq=p.freq, loss=cfg.loss, many=many,
         future=list(p.future_names), holidays=holidays_of(cfg),
-        anchor_offsets=[int(o) for o in p.anchor_offsets], parent=parent,
+        anchor=p.anchor, parent=parent,
         series=[SeriesCard(name, q.column_transforms, q.input_scaler, c, DataRecord.of(q.index, q.levels),
                            q.static, a) for name, q, c, a in zip(panel.names, panel.prepared, conformal, shrinks)])

@@ -19,7 +19,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from forecaster.config import FitConfig, is_panel, make_config
@@ -49,7 +48,7 @@ def update(run: str | Path, csv: str | None = None, time_col: str | None = None,
     cfg = child_config(parent, csv, time_col, offline, max_epochs, learning_rate, out, overwrite)
     frames = matched_series(card, load_series(cfg))
     end, new_rows = check_extends(card, frames)
-    kept = [Fitted(s.column_transforms, s.input_scaler, card.season, np.asarray(card.anchor_offsets),
+    kept = [Fitted(s.column_transforms, s.input_scaler, card.season, card.anchor,
                    card.season_lag) for s in card.series]
     panel = prepare_panel(frames, cfg, [replace(f, input_scaler=None) for f in kept] if refit_scalers
                           else kept, test_after=end)
