@@ -101,6 +101,16 @@ def test_the_seasonal_mean_is_the_phase_averaged_over_seasons_shifted_to_the_lat
     assert anchor == Anchor.seasonal(7, 10, seasons=4) and anchor != Anchor.seasonal(7, 10, seasons=3)
 
 
+def test_the_seasonal_mean_of_many_windows_is_computed_by_chunks(monkeypatch):
+    from forecaster.data import season
+
+    levels = np.random.default_rng(1).normal(size=(400, 2))
+    anchor, cutoffs = Anchor.seasonal(7, 10, seasons=4), np.arange(40, 380)
+    whole = anchor.values(levels.__getitem__, cutoffs)
+    monkeypatch.setattr(season, "CHUNK", 100)  # 3 windows (27 rows back each) a chunk
+    np.testing.assert_allclose(anchor.of_levels(levels, cutoffs), whole, rtol=1e-12)
+
+
 def test_auto_takes_the_seasonal_mean_where_it_beats_seasonal_naive_on_validation():
     rng = np.random.default_rng(0)
     t = np.arange(24 * 40)

@@ -281,7 +281,7 @@ def anchor_levels(levels: np.ndarray, cutoffs: np.ndarray, transform: str, ancho
     """The levels forecasts at `cutoffs` (N,) are mapped back from: for the relative transforms
     each step's `anchor` (N, H, C); otherwise the (N, C) levels at the cutoffs."""
     if transform in RELATIVE:
-        return anchor.values(levels.__getitem__, cutoffs)  # (N, H, C)
+        return anchor.of_levels(levels, cutoffs)  # (N, H, C)
     return levels[cutoffs]
 
 

@@ -186,6 +186,17 @@ class Anchor:
         whole = take(t + np.arange(1 - span, 1)).sum(1)[:, None] / span  # (N, k*s, C) -> (N, 1, C)
         return same / self.seasons + (recent - whole)
 
+    def of_levels(self, levels: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
+        """`values` from a (T, C) array, by chunks of windows for the seasonal mean, whose
+        temporaries hold (n, seasons * season, C) rows: (N, H, C)."""
+        if self.seasons == 1:
+            return levels[cutoffs[:, None] + self.offsets]  # (N, H) rows -> (N, H, C)
+        out = np.empty((len(cutoffs), len(self.offsets), levels.shape[1]))
+        step = max(1, CHUNK // (self.reach + 1))
+        for a in range(0, len(cutoffs), step):
+            out[a:a + step] = self.values(levels.__getitem__, cutoffs[a:a + step])
+        return out
+
 
 def mean_seasons(season: int, lookback: int) -> int:
     """Seasons the seasonal mean averages: as many as a window (with the one season before it
@@ -197,12 +208,12 @@ def mean_errors(levels: np.ndarray, cutoffs: np.ndarray, horizon: int, anchors: 
     """Mean absolute error of each anchor as the forecast of the H rows after the cutoffs (N,),
     by chunks of windows."""
     total, count = [0.0] * len(anchors), 0
-    take = levels.__getitem__  # (n, m) rows -> (n, m, C)
-    for a in range(0, len(cutoffs), CHUNK // horizon):
-        t = cutoffs[a:a + CHUNK // horizon]  # (n,)
+    step = max(1, CHUNK // (horizon + max(a.reach for a in anchors) + 1))  # windows whose rows fill a chunk
+    for a in range(0, len(cutoffs), step):
+        t = cutoffs[a:a + step]  # (n,)
         actual = levels[t[:, None] + np.arange(1, horizon + 1)]  # (n, H) rows -> (n, H, C)
         for i, anchor in enumerate(anchors):
-            total[i] = total[i] + np.abs(actual - anchor.values(take, t)).sum()
+            total[i] = total[i] + np.abs(actual - anchor.of_levels(levels, t)).sum()
         count += actual.size
     return [x / max(count, 1) for x in total]
 
