@@ -176,6 +176,6 @@ def test_a_seasonal_mean_run_predicts_as_it_was_evaluated_and_its_card_keeps_the
     assert d["anchor_seasons"] == 3
     del d["anchor_seasons"]  # a card from before the seasonal mean: one season back
     assert ModelCard.from_json(json.dumps(d)).anchor == Anchor.seasonal(24, 3)
-    d["anchor_seasons"] = 0
-    with pytest.raises(ConfigError, match="anchor_seasons 0 is below 1"):
-        ModelCard.from_json(json.dumps(d))
+    for seasons, offsets in ((0, d["anchor_offsets"]), (3, [0, 0, 0])):  # none, or a mean of last values
+        with pytest.raises(ConfigError, match=f"anchor_seasons {seasons} does not fit anchor offsets"):
+            ModelCard.from_json(json.dumps({**d, "anchor_seasons": seasons, "anchor_offsets": offsets}))

@@ -237,9 +237,9 @@ def choose_anchor(levels: np.ndarray, cutoffs: np.ndarray, horizon: int, season:
                           f"--lookback {season} or more; raise --lookback or use --anchor seasonal")
     candidates = [last, Anchor.seasonal(season, horizon), *([Anchor.seasonal(season, horizon, k)] if k > 1 else [])]
     naive, seasonal, *smooth = mean_errors(levels, cutoffs, horizon, candidates)
-    compared = f"validation MAE: seasonal naive {seasonal:.4g}, naive {naive:.4g}"
-    if smooth:
-        compared = f"validation MAE: seasonal mean of {k} seasons {smooth[0]:.4g}, " + compared[len("validation MAE: "):]
+    scores = [*(f"seasonal mean of {k} seasons {e:.4g}" for e in smooth), f"seasonal naive {seasonal:.4g}",
+              f"naive {naive:.4g}"]
+    compared = "validation MAE: " + ", ".join(scores)
     if anchor == "seasonal-mean" or (anchor == "auto" and len(cutoffs) and seasonal < SEASONAL_ANCHOR_RATIO * naive
                                      and smooth and smooth[0] < seasonal):
         return candidates[2], (f"forecasts are changes from the seasonal mean (the same phase averaged over "

@@ -241,6 +241,6 @@ def _anchor(d: dict[str, Any]) -> Anchor:
     """The card's anchor: its offsets, and the seasons of a seasonal mean (1 before there was one)."""
     offsets = np.asarray([int(o) for o in d["anchor_offsets"]], dtype=np.int64)
     seasons = int(d.get("anchor_seasons", 1))  # new: cards before it have 1
-    if seasons < 1:
-        raise ValueError(f"anchor_seasons {seasons} is below 1")
+    if seasons < 1 or (seasons > 1 and not offsets.any()):
+        raise ValueError(f"anchor_seasons {seasons} does not fit anchor offsets {offsets.tolist()}")
     return Anchor(offsets, int(d["season"]) if offsets.any() else 0, seasons)
