@@ -93,3 +93,11 @@ def test_predict_applies_the_saved_factor(tmp_path):
     whole, half = with_factor(1.0), with_factor(0.5)
     np.testing.assert_allclose(np.log(half / last), 0.5 * np.log(whole / last), rtol=1e-6)
     assert not np.allclose(whole, last)
+
+
+def test_a_many_series_run_counts_the_series_it_shrank():
+    from forecaster.evaluation.shrink import panel_note
+
+    assert panel_note([1.0, 1.0]) is None
+    assert panel_note([0.3, 1.0, 0.0]).startswith("forecasts shrunk toward the naive last value on 2 of 3 series")
+

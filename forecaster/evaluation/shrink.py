@@ -9,8 +9,8 @@ saved with the model (the model card's per-series `shrink`) and is applied where
 is mapped back to prices (`forecaster.data.prepare.to_levels`): the test evaluation, the
 intervals calibrated around it, `predict` and the exported model.
 
-Only price series are shrunk: on sensor logs the network's validation MAE is a fraction of its
-anchor's, where shrinking could only cost.
+Only price series are shrunk: on most sensor logs the network's validation MAE is a fraction of
+its anchor's (README, "How a run works").
 """
 
 from __future__ import annotations
@@ -48,6 +48,15 @@ class Shrink:
 
 
 WHOLE = Shrink(1.0, float("nan"), float("nan"))  # what a series that is not a price gets
+
+
+def panel_note(factors: list[float]) -> str | None:
+    """The run's one line on the shrink factors of many series, where any was shrunk."""
+    shrunk = sum(a < 1.0 for a in factors)
+    if not shrunk:
+        return None
+    return (f"forecasts shrunk toward the naive last value on {shrunk} of {len(factors)} series, "
+            "each by a factor chosen on its validation windows (`shrink` in metrics.json)")
 
 
 def choose_shrink(p: Prepared, val_mean: np.ndarray) -> Shrink:

@@ -26,6 +26,7 @@ from forecaster.data.panel import Panel
 from forecaster.data.select import data_label, unit_label
 from forecaster.data.windows import WindowDataModule
 from forecaster.evaluation.intervals import Conformal
+from forecaster.evaluation.shrink import panel_note
 from forecaster.evaluation.tables import PackedBlocks, PanelTable, overall_metrics, panel_forecast_frame, update_verdict
 from forecaster.report.fit import write_report
 from forecaster.report.panel import SHOWN_SERIES, write_panel_report
@@ -81,10 +82,7 @@ def train_and_write(cfg: FitConfig, run_dir: Path, writer: bool, trainer: L.Trai
     if many:
         kept = stream_panel(run_dir / "forecasts.csv" if writes else None, cfg.model, panel, evaluations)
         per_series, conformal, shrinks, forecasts, shown = kept.metrics, kept.conformal, kept.shrinks, None, kept.shown
-        shrunk = sum(a < 1.0 for a in shrinks)
-        if shrunk:
-            notes.append(f"forecasts shrunk toward the naive last value on {shrunk} of {len(shrinks)} series, "
-                         "each by a factor chosen on its validation windows (`shrink` in metrics.json)")
+        notes.extend(filter(None, [panel_note(shrinks)]))
         overall = overall_metrics(per_series)
         metrics = {"schema": METRICS_SCHEMA, "kind": "panel", "series": per_series, "overall": overall,
                    "verdict": overall["verdict"], "mae_ratio_to_naive": overall["mae_ratio_to_naive"]}
