@@ -38,7 +38,7 @@ def main() -> None:
     out = torch.empty(len(ds), HORIZON)
     with torch.inference_mode():
         for i in range(0, len(ds), 1024):
-            xb, _ = ds[torch.arange(i, min(i + 1024, len(ds)))]
+            xb = ds[torch.arange(i, min(i + 1024, len(ds)))].x  # (B, L, 1)
             out[i:i + len(xb)] = net(xb)[:, :, 0, 0]  # (B, H, C, P) -> (B, H)
     predict_s = clock() - t
     predict_cpu_s = cpu() - c
