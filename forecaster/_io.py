@@ -39,18 +39,21 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     return path
 
 
-def versioned_json(text: str, source: str, what: str, expected: int, consequence: str) -> dict:
+def versioned_json(text: str, source: str, what: str, expected: int, consequence: str,
+                   older: tuple[int, ...] = ()) -> dict:
     """The mapping a JSON file of `what` (e.g. "model-card") holds, checked to declare format
-    `expected`; otherwise a one-line ConfigError naming the format found and `consequence`."""
+    `expected` or one of the `older` formats this version still reads; otherwise a one-line
+    ConfigError naming the format found and `consequence`."""
     try:
         d = json.loads(text)
     except ValueError:
         raise ConfigError(f"{source} is missing or corrupt (not JSON); {consequence}") from None
-    if not isinstance(d, dict) or d.get("format") != expected:
+    if not isinstance(d, dict) or d.get("format") not in (expected, *older):
         fmt = d.get("format", "unknown") if isinstance(d, dict) else "unknown"
         version = d.get("forecaster_version", "?") if isinstance(d, dict) else "?"
+        reads = " and ".join(str(f) for f in (*sorted(older), expected))
         raise ConfigError(f"{source} is in {what} format {fmt} (written by forecaster {version}); this "
-                          f"version reads format {expected}: {consequence} with this version")
+                          f"version reads format {reads}: {consequence} with this version")
     return d
 
 

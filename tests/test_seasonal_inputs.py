@@ -173,9 +173,13 @@ def test_a_seasonal_mean_run_predicts_as_it_was_evaluated_and_its_card_keeps_the
     want = r.forecasts.xs(cutoff, level="cutoff")
     np.testing.assert_allclose(forecast(r.run_dir, csv=str(cut)).table["forecast"], want["lstm"], rtol=1e-5)
     d = json.loads((r.run_dir / "model.json").read_text())
-    assert d["anchor_seasons"] == 3
-    del d["anchor_seasons"]  # a card from before the seasonal mean: one season back
-    assert ModelCard.from_json(json.dumps(d)).anchor == Anchor.seasonal(24, 3)
+    assert d["anchor_seasons"] == 3 and d["format"] == 3  # a format-2 reader would misread it: refuses it
+    old = {**d, "format": 2, "series": [{k: v for k, v in s.items() if k != "shrink"} for s in d["series"]]}
+    del old["anchor_seasons"]  # a format-2 card, from before the seasonal mean and the shrink
+    card = ModelCard.from_json(json.dumps(old))
+    assert card.anchor == Anchor.seasonal(24, 3) and card.series[0].shrink == 1.0  # what it meant
+    with pytest.raises(ConfigError, match="model-card format 4 .* this version reads format 2 and 3"):
+        ModelCard.from_json(json.dumps({**d, "format": 4}))
     for seasons, offsets in ((0, d["anchor_offsets"]), (3, [0, 0, 0])):  # none, or a mean of last values
         with pytest.raises(ConfigError, match=f"anchor_seasons {seasons} does not fit anchor offsets"):
             ModelCard.from_json(json.dumps({**d, "anchor_seasons": seasons, "anchor_offsets": offsets}))

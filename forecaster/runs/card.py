@@ -28,7 +28,11 @@ from forecaster.data.season import Anchor
 from forecaster.errors import ConfigError
 from forecaster.evaluation.intervals import Conformal
 
-CARD_FORMAT = 2  # bump when model.json or the checkpoint layout changes incompatibly
+CARD_FORMAT = 3  # bump when model.json or the checkpoint layout changes incompatibly
+# Format 3 added each series' `shrink` and the seasonal mean's `anchor_seasons`: a reader of format
+# 2 would ignore them and forecast unshrunk from the value one season back, so it must refuse
+# them. Format 2 cards are still read here, with shrink 1 and one season (what they meant).
+OLDER_CARD_FORMATS = (2,)
 DATA_BLOCKS = 32  # a data record's digests: one per block of consecutive rows
 
 
@@ -208,7 +212,7 @@ class ModelCard:
     def from_json(cls, text: str, source: str = "model.json",
                   consequence: str = "fit the model again") -> ModelCard:
         """Parse a card; a corrupt card or one of another format is a one-line ConfigError."""
-        d = versioned_json(text, source, "model-card", CARD_FORMAT, consequence)
+        d = versioned_json(text, source, "model-card", CARD_FORMAT, consequence, OLDER_CARD_FORMATS)
         try:
             return cls(network=d["network"], network_kwargs=dict(d["network_kwargs"]),
                        lookback=int(d["lookback"]), horizon=int(d["horizon"]), transform=d["transform"],
