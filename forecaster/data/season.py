@@ -182,8 +182,9 @@ class Anchor:
         for j in range(1, self.seasons):
             same = same + take(t + (self.offsets - j * self.season))  # (N, H) rows -> (N, H, C)
         span = self.seasons * self.season
-        recent = take(t + np.arange(1 - self.season, 1)).sum(1)[:, None] / self.season  # (N, s, C) -> (N, 1, C)
-        whole = take(t + np.arange(1 - span, 1)).sum(1)[:, None] / span  # (N, k*s, C) -> (N, 1, C)
+        seasons = take(t + np.arange(1 - span, 1))  # (N, k*s) rows -> (N, k*s, C), the latest season last
+        recent = seasons[:, -self.season:].sum(1)[:, None] / self.season  # (N, s, C) -> (N, 1, C)
+        whole = seasons.sum(1)[:, None] / span  # (N, k*s, C) -> (N, 1, C)
         return same / self.seasons + (recent - whole)
 
     def of_levels(self, levels: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.data.prepare import Prepared
+from forecaster.data.prepare import Prepared, to_levels
 from forecaster.evaluation.metrics import naive_scale, observed_targets, scores
 
 GRID = tuple(i / 10 for i in range(11))  # 0, 0.1, ..., 1
@@ -66,6 +66,8 @@ def choose_shrink(p: Prepared, val_mean: np.ndarray) -> Shrink:
     if p.kind != "price" or not len(val_mean):
         return WHOLE
     actual, observed, scale = p.actuals("val"), observed_targets(p, "val"), naive_scale(p)
-    mae = {a: scores(actual, p.to_levels(val_mean, "val", a), observed, scale)["MAE"] for a in GRID}
+    anchor = p.anchors("val")  # (N, C) levels at the cutoffs, once for every factor
+    mae = {a: scores(actual, to_levels(val_mean, anchor, p.transform, p.target_scaler, a), observed, scale)["MAE"]
+           for a in GRID}
     best = min(reversed(GRID), key=lambda a: mae[a])
     return Shrink(best, mae[best], mae[1.0])
